@@ -1,0 +1,127 @@
+"""Result types shared by every layer: targets, statuses, facts and findings.
+
+Checks produce facts (what an endpoint accepts); profiles turn facts into findings. Everything
+here is a frozen dataclass so results can be passed between tasks and threads safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Whether a check ran to the end. An error still carries the facts gathered before it."""
+
+    COMPLETED = "completed"
+    ERROR = "error"
+
+
+class ErrorReason(StrEnum):
+    """Why a check could not complete. One shared taxonomy for every check."""
+
+    DNS = "dns"  # the name did not resolve
+    REFUSED = "refused"  # TCP RST to our SYN
+    UNREACHABLE = "unreachable"  # no route, host down
+    TIMEOUT = "timeout"  # connect or read took longer than --timeout
+    RESET = "reset"  # the peer reset an established connection
+    NOT_TLS = "not_tls"  # the peer answered, but not with TLS
+    PROTOCOL_ERROR = "protocol_error"  # the peer's bytes broke the protocol
+    CANCELLED = "cancelled"  # the user stopped the scan
+    INTERNAL = "internal"  # a bug in probe; the message says where
+
+
+# Labels used in JSON and tables, in ascending order of age.
+TLS_VERSION_LABELS: tuple[str, ...] = ("SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One endpoint to scan, as parsed from the command line or a file."""
+
+    given: str  # the text the user wrote, kept for the report
+    host: str  # DNS name or IP address literal (no brackets)
+    port: int
+    check: str  # "tls" for now; "smb", "ike", "sstp" later
+    server_name: str | None = None  # SNI and the name a certificate must match; None for IPs
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    reason: ErrorReason
+    message: str
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """One certificate chain as served, described by its leaf (and what we learnt of the chain)."""
+
+    key_type: str  # "RSA", "EC", "Ed25519", "Ed448", "DSA"
+    key_bits: int  # RSA modulus bits, EC field size, 256 for Ed25519
+    curve: str | None  # "secp256r1" for EC keys
+    signature_algorithm: str  # e.g. "sha256WithRSAEncryption"
+    signature_hash: str | None  # "sha256", "sha1", "md5", None for Ed25519
+    not_before: datetime
+    not_after: datetime
+    days_to_expiry: int  # negative once expired; computed against an injected "now"
+    subject: str  # RFC 4514 string
+    issuer: str
+    san: tuple[str, ...]  # DNS names and IP addresses from subjectAltName
+    name_matches: bool | None  # None when no name was asked for
+    self_signed: bool
+    trusted: bool  # the served chain verifies against the trust store
+    trust_error: str | None  # why not, when trusted is False
+    chain_length: int  # certificates served, leaf included
+    chain_weak_signatures: tuple[str, ...]  # SHA-1/MD5-signed certificates in the chain (not roots)
+    sha256_fingerprint: str  # hex
+    served_with: tuple[str, ...]  # how we saw it: e.g. ("TLSv1.2 RSA",), ("TLSv1.3",)
+
+
+@dataclass(frozen=True)
+class KeyExchangeParams:
+    """What a server chose for an ephemeral key exchange (from ServerKeyExchange or key_share)."""
+
+    kind: str  # "ECDHE", "DHE"
+    group: str | None  # IANA group name ("x25519", "secp256r1", "ffdhe2048") when named
+    bits: int  # DH prime bits, or the curve's size
+
+
+@dataclass(frozen=True)
+class TlsFacts:
+    """Everything the TLS check measured on one endpoint. Keys are TLS_VERSION_LABELS."""
+
+    versions: Mapping[str, bool]  # every label present; False also when not measured (see errors)
+    cipher_suites: Mapping[str, tuple[str, ...]]  # accepted suites by IANA name, per version
+    server_preference: Mapping[str, bool | None]  # None: fewer than two suites, cannot tell
+    certificates: tuple[CertificateFacts, ...]
+    key_exchange: Mapping[str, KeyExchangeParams]  # per suite name, what the server chose
+    connections: int  # TCP connections this check opened
+    # Versions whose measurement failed (e.g. a timeout on that probe): label -> reason.
+    incomplete: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A profile requirement that the measured facts do not meet."""
+
+    id: str
+    severity: str  # "critical", "high", "medium", "low", "info"
+    message: str
+    evidence: str | None = None
+    rationale: str | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One target's outcome: status, facts, and (after grading) findings."""
+
+    target: Target
+    status: Status
+    error: ErrorInfo | None
+    tls: TlsFacts | None
+    duration_seconds: float
+    findings: tuple[Finding, ...] = ()
+    passed: bool = False

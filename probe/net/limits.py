@@ -1,0 +1,59 @@
+"""Politeness: a global connection cap, a per-host cap and an optional rate limit.
+
+Servers and IDSs drop bursts of connections (sslyze #385, #349), so every connection a check
+opens goes through ``Limits.slot(address)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class _RateLimiter:
+    """Spaces connection starts evenly: at most ``rate`` per second across the whole scan."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Limits:
+    def __init__(self, *, concurrency: int, per_host: int, rate: float | None = None) -> None:
+        if concurrency < 1 or per_host < 1:
+            raise ValueError("concurrency and per-host limits must be at least 1")
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive")
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self._global = asyncio.Semaphore(concurrency)
+        self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        self._rate = _RateLimiter(rate) if rate else None
+
+    @asynccontextmanager
+    async def slot(self, address: str) -> AsyncIterator[None]:
+        """Hold one connection slot for ``address`` (and one of the global pool)."""
+        semaphore, users = self._hosts.get(address, (asyncio.Semaphore(self.per_host), 0))
+        self._hosts[address] = (semaphore, users + 1)
+        try:
+            async with semaphore, self._global:
+                if self._rate is not None:
+                    await self._rate.wait()
+                yield
+        finally:
+            semaphore, users = self._hosts[address]
+            if users <= 1:
+                del self._hosts[address]  # keeps memory flat over thousands of hosts
+            else:
+                self._hosts[address] = (semaphore, users - 1)

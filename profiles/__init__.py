@@ -1,0 +1,1 @@
+"""Built-in profiles, shipped from the repository profiles/ folder as probe.profiles."""
