@@ -1,0 +1,707 @@
+"""Grading rules: pure functions from (requirement params, measured facts) to violations.
+
+A profile requirement names a rule from `RULES` and gives it params. Each rule declares its
+params (kind, default, description) so that `probe.grading.profile` can validate a profile
+before any scan starts, and a check function that returns `(message, evidence)` pairs, one per
+problem it sees. Rules never do I/O and never look at the clock: "now" is passed in.
+
+`evaluate()` runs every requirement of a profile over one `TargetResult` and returns a copy with
+`findings` and `passed` filled in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache, partial
+from typing import TYPE_CHECKING, Literal
+
+from probe.model import (
+    TLS_VERSION_LABELS,
+    CertificateFacts,
+    Finding,
+    Status,
+    TargetResult,
+    TlsFacts,
+)
+
+if TYPE_CHECKING:
+    from probe.codecs.tls.suites import CipherSuite
+    from probe.grading.profile import Profile
+
+ParamValue = int | str | tuple[str, ...]
+Params = Mapping[str, ParamValue]
+# One problem a rule found: a message for humans and the offending items (or None).
+Violation = tuple[str, str | None]
+CheckFn = Callable[[Params, TlsFacts, datetime], list[Violation]]
+ParamKind = Literal["int", "version", "versions", "suite_properties", "suite_names", "hashes"]
+
+# Severities from the most to the least serious.
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+_SEVERITY_RANK: dict[str, int] = {name: len(SEVERITIES) - i for i, name in enumerate(SEVERITIES)}
+
+_VERSION_INDEX: dict[str, int] = {label: i for i, label in enumerate(TLS_VERSION_LABELS)}
+# AEAD suites exist only from TLS 1.2 on; older versions are tls_min_version's concern.
+_AEAD_CAPABLE = ("TLSv1.2", "TLSv1.3")
+# Lower-case hash names as probe.codecs.x509 reports them in CertificateFacts.signature_hash.
+HASH_NAMES: tuple[str, ...] = (
+    "md2",
+    "md4",
+    "md5",
+    "sha1",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+    "sha3-224",
+    "sha3-256",
+    "sha3-384",
+    "sha3-512",
+)
+
+
+def severity_rank(severity: str) -> int:
+    """A number that grows with seriousness: info=1 ... critical=5 (0 for unknown names)."""
+    return _SEVERITY_RANK.get(severity, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Declarations
+
+
+class ParamError(ValueError):
+    """A param value does not fit its declaration. `suffix` locates it inside a list ("[2]")."""
+
+    def __init__(self, message: str, suffix: str = "") -> None:
+        super().__init__(message)
+        self.suffix = suffix
+
+
+@dataclass(frozen=True)
+class Param:
+    kind: ParamKind
+    description: str
+    default: ParamValue | None = None  # None: the param is required
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    summary: str
+    params: Mapping[str, Param]
+    check: CheckFn
+    applies_to: tuple[str, ...] = ("tls",)
+
+
+@dataclass(frozen=True)
+class SuiteProperty:
+    description: str
+    test: Callable[[CipherSuite], bool]
+
+
+# Cipher names are the IANA name's cipher part ("AES_128_CBC", "3DES_EDE_CBC", "RC4_128").
+_SINGLE_DES = frozenset({"DES_CBC", "DES40_CBC", "DES_CBC_40"})
+
+SUITE_PROPERTIES: dict[str, SuiteProperty] = {
+    "rc4": SuiteProperty("RC4 stream cipher", lambda s: s.cipher.startswith("RC4")),
+    "3des": SuiteProperty("triple DES (SWEET32)", lambda s: s.cipher == "3DES_EDE_CBC"),
+    "des": SuiteProperty("single DES (56 or 40 bits)", lambda s: s.cipher in _SINGLE_DES),
+    "64bit_block": SuiteProperty(
+        "64-bit block cipher (3DES, DES, IDEA, RC2, GOST Magma: SWEET32)",
+        lambda s: s.block_bits == 64,
+    ),
+    "null": SuiteProperty("no encryption (NULL cipher)", lambda s: s.cipher == "NULL"),
+    "export": SuiteProperty("export-grade", lambda s: s.export),
+    "anon": SuiteProperty("anonymous (no server authentication)", lambda s: s.anonymous),
+    "cbc": SuiteProperty("block cipher in CBC mode", lambda s: "CBC" in s.cipher.split("_")),
+    "md5_mac": SuiteProperty("MD5 record MAC", lambda s: s.mac == "MD5"),
+    "sha1_mac": SuiteProperty("SHA-1 record MAC", lambda s: s.mac == "SHA1"),
+    "no_fs": SuiteProperty("no forward secrecy", lambda s: not s.forward_secret),
+    "not_aead": SuiteProperty("not AEAD", lambda s: not s.aead),
+}
+
+
+def check_param(param: Param, value: object) -> ParamValue:
+    """Validate one param value against its declaration; return it normalised (lists → tuples)."""
+    if param.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamError(f"expected an integer, got {_describe(value)}")
+        if value < 0:
+            raise ParamError(f"must not be negative, got {value}")
+        return value
+    if param.kind == "version":
+        return _check_version(value)
+    items = _check_str_list(value)
+    for i, item in enumerate(items):
+        try:
+            _check_list_item(param.kind, item)
+        except ParamError as exc:
+            raise ParamError(str(exc), f"[{i}]") from None
+    return items
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return f'the string "{value}"'
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _check_version(value: object) -> str:
+    if not isinstance(value, str):
+        raise ParamError(f"expected a version label string, got {_describe(value)}")
+    if value not in _VERSION_INDEX:
+        raise ParamError(f'unknown version "{value}" (known: {", ".join(TLS_VERSION_LABELS)})')
+    return value
+
+
+def _check_str_list(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ParamError(f"expected a list of strings, got {_describe(value)}")
+    if not value:
+        raise ParamError("must not be empty")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise ParamError(f"expected a string, got {_describe(item)}", f"[{i}]")
+    return tuple(value)
+
+
+def _check_list_item(kind: ParamKind, item: str) -> None:
+    if kind == "versions":
+        _check_version(item)
+    elif kind == "suite_properties":
+        if item not in SUITE_PROPERTIES:
+            known = ", ".join(SUITE_PROPERTIES)
+            raise ParamError(f'unknown suite property "{item}" (known: {known})')
+    elif kind == "hashes":
+        if item not in HASH_NAMES:
+            raise ParamError(f'unknown hash "{item}" (known: {", ".join(HASH_NAMES)})')
+    elif kind == "suite_names" and _suite_by_name(item) is None:
+        hint = _iana_name_for_openssl(item)
+        extra = f" (the IANA name is {hint})" if hint else " (use IANA names)"
+        raise ParamError(f'unknown cipher suite "{item}"{extra}')
+
+
+# ---------------------------------------------------------------------------------------------
+# The suite table (probe.codecs.tls.suites), imported lazily and indexed by name.
+
+
+@cache
+def _suite_index() -> tuple[dict[str, CipherSuite], dict[str, str]]:
+    from probe.codecs.tls.suites import SUITES
+
+    by_name: dict[str, CipherSuite] = {}
+    openssl_to_iana: dict[str, str] = {}
+    for suite in SUITES.values():
+        by_name.setdefault(suite.name, suite)
+        if suite.openssl_name:
+            openssl_to_iana.setdefault(suite.openssl_name, suite.name)
+    return by_name, openssl_to_iana
+
+
+def _suite_by_name(name: str) -> CipherSuite | None:
+    """The codec's description of a suite from its IANA name; None for names it does not know."""
+    return _suite_index()[0].get(name)
+
+
+def suite_has(name: str, prop: str) -> bool | None:
+    """Whether the suite `name` has the SUITE_PROPERTIES property `prop`; None if unknown."""
+    suite = _suite_by_name(name)
+    return None if suite is None else SUITE_PROPERTIES[prop].test(suite)
+
+
+def _iana_name_for_openssl(name: str) -> str | None:
+    return _suite_index()[1].get(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers over facts
+
+
+def _labels(mapping: Mapping[str, object]) -> list[str]:
+    """Keys of a per-version mapping: known labels oldest first, then anything else sorted."""
+    known = [label for label in TLS_VERSION_LABELS if label in mapping]
+    return known + sorted(k for k in mapping if k not in _VERSION_INDEX)
+
+
+def _accepted_versions(facts: TlsFacts) -> list[str]:
+    return [label for label in _labels(facts.versions) if facts.versions[label]]
+
+
+def _suites_where(
+    facts: TlsFacts, bad: Callable[[str, CipherSuite | None], bool]
+) -> dict[str, list[str]]:
+    """Accepted suites matching `bad(name, suite)`, grouped by version label (non-empty only)."""
+    found: dict[str, list[str]] = {}
+    for label in _labels(facts.cipher_suites):
+        names = [n for n in facts.cipher_suites[label] if bad(n, _suite_by_name(n))]
+        if names:
+            found[label] = names
+    return found
+
+
+def _suites_evidence(by_version: Mapping[str, Sequence[str]]) -> str:
+    """Each suite once, after the versions that accept it: "TLSv1.0, TLSv1.2: A, B; TLSv1.2: C"."""
+    versions_of: dict[str, list[str]] = {}
+    for label, names in by_version.items():
+        for name in names:
+            versions_of.setdefault(name, []).append(label)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, labels in versions_of.items():
+        groups.setdefault(tuple(labels), []).append(name)
+    return "; ".join(f"{', '.join(labels)}: {', '.join(names)}" for labels, names in groups.items())
+
+
+def _count(by_version: Mapping[str, Sequence[str]]) -> int:
+    return len({name for names in by_version.values() for name in names})
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _cert_label(cert: CertificateFacts) -> str:
+    served = f", served with {', '.join(cert.served_with)}" if cert.served_with else ""
+    return f"certificate ({cert.key_type} {cert.key_bits}{served})"
+
+
+def _cert_evidence(cert: CertificateFacts) -> str:
+    return f"subject {cert.subject}; sha256 {cert.sha256_fingerprint[:16]}"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _days_until(moment: datetime, now: datetime) -> int:
+    """Whole days from `now` to `moment`, rounded down (negative when `moment` is past)."""
+    return int((_utc(moment) - _utc(now)).total_seconds() // 86400)
+
+
+def _int(params: Params, key: str) -> int:
+    value = params[key]
+    assert isinstance(value, int)
+    return value
+
+
+def _str(params: Params, key: str) -> str:
+    value = params[key]
+    assert isinstance(value, str)
+    return value
+
+
+def _strs(params: Params, key: str) -> tuple[str, ...]:
+    value = params[key]
+    assert isinstance(value, tuple)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Version rules
+
+
+def tls_min_version(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    minimum = _str(params, "min")
+    floor = _VERSION_INDEX[minimum]
+    return [
+        (f"accepts {label} (minimum is {minimum})", label)
+        for label in _accepted_versions(facts)
+        if _VERSION_INDEX.get(label, floor) < floor
+    ]
+
+
+def tls_versions_forbidden(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    forbidden = set(_strs(params, "versions"))
+    return [
+        (f"accepts {label} (forbidden)", label)
+        for label in _accepted_versions(facts)
+        if label in forbidden
+    ]
+
+
+def tls_max_version_required(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    version = _str(params, "version")
+    if facts.versions.get(version, False):
+        return []
+    if version in facts.incomplete:
+        reason = facts.incomplete[version]
+        return [
+            (f"could not confirm that {version} is offered (measurement failed: {reason})", None)
+        ]
+    offered = _accepted_versions(facts)
+    evidence = f"offered: {', '.join(offered)}" if offered else "no version offered"
+    return [(f"does not offer {version} (required)", evidence)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cipher suite rules
+
+
+def forward_secrecy_only(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    bad = _suites_where(facts, lambda _n, s: s is None or not s.forward_secret)
+    if not bad:
+        return []
+    return [
+        (f"accepts {_plural(_count(bad), 'suite')} without forward secrecy", _suites_evidence(bad))
+    ]
+
+
+def _is_aead(name: str) -> bool:
+    suite = _suite_by_name(name)
+    return suite is not None and suite.aead
+
+
+def aead_preferred(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    accepted = {label: names for label, names in facts.cipher_suites.items() if names}
+    if not accepted:
+        return []
+    if not any(_is_aead(n) for names in accepted.values() for n in names):
+        return [("accepts no AEAD cipher suite", ", ".join(_labels(accepted)))]
+    found: list[Violation] = []
+    for label in _AEAD_CAPABLE:
+        names = accepted.get(label, ())
+        if not names:
+            continue
+        if not any(_is_aead(n) for n in names):
+            found.append((f"{label}: accepts no AEAD cipher suite", f"{label}: {', '.join(names)}"))
+        elif (facts.server_preference.get(label) or len(names) == 1) and not _is_aead(names[0]):
+            found.append((f"{label}: server prefers {names[0]}, which is not AEAD", names[0]))
+    return found
+
+
+def suites_forbidden(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    found: list[Violation] = []
+    for prop in _strs(params, "properties"):
+        bad = _suites_where(facts, partial(_has_property, SUITE_PROPERTIES[prop].test))
+        if bad:
+            what = SUITE_PROPERTIES[prop].description
+            message = f"accepts {_plural(_count(bad), 'suite')} with {prop}: {what}"
+            found.append((message, _suites_evidence(bad)))
+    return found
+
+
+def _has_property(
+    test: Callable[[CipherSuite], bool], _name: str, suite: CipherSuite | None
+) -> bool:
+    return suite is not None and test(suite)
+
+
+def suites_allowed(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    allowed = set(_strs(params, "suites"))
+    bad = _suites_where(facts, lambda n, _s: n not in allowed)
+    if not bad:
+        return []
+    return [
+        (f"accepts {_plural(_count(bad), 'suite')} outside the allowed list", _suites_evidence(bad))
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Key size rules
+
+
+def _key_min_bits(key_types: Iterable[str], facts: TlsFacts, minimum: int) -> list[Violation]:
+    types = set(key_types)
+    return [
+        (
+            f"{_cert_label(c)}: {c.key_type} key of {c.key_bits} bits (minimum is {minimum})",
+            _cert_evidence(c),
+        )
+        for c in facts.certificates
+        if c.key_type in types and c.key_bits < minimum
+    ]
+
+
+def rsa_min_bits(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    return _key_min_bits(("RSA",), facts, _int(params, "min"))
+
+
+def ec_min_bits(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    return _key_min_bits(("EC",), facts, _int(params, "min"))
+
+
+def dh_min_bits(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    minimum = _int(params, "min")
+    weak: dict[tuple[int, str | None], list[str]] = {}
+    for suite, kx in facts.key_exchange.items():
+        if kx.kind == "DHE" and kx.bits < minimum:
+            weak.setdefault((kx.bits, kx.group), []).append(suite)
+    found: list[Violation] = []
+    for (bits, group), suites in sorted(weak.items(), key=lambda item: item[0][0]):
+        named = f" ({group})" if group else ""
+        found.append(
+            (f"DHE group of {bits} bits{named} (minimum is {minimum})", ", ".join(sorted(suites)))
+        )
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Certificate rules
+
+
+def signature_hash_forbidden(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    forbidden = set(_strs(params, "hashes"))
+    found: list[Violation] = []
+    for cert in facts.certificates:
+        leaf_hash = (cert.signature_hash or "").lower()
+        leaf_entry = None
+        if leaf_hash in forbidden:
+            leaf_entry = f"{cert.subject} ({leaf_hash})"  # also listed in chain_weak_signatures
+            how = f"{leaf_hash.upper()} ({cert.signature_algorithm})"
+            found.append((f"{_cert_label(cert)} is signed with {how}", _cert_evidence(cert)))
+        weak = [
+            entry
+            for entry in cert.chain_weak_signatures
+            if entry != leaf_entry and _weak_entry_forbidden(entry, forbidden)
+        ]
+        if weak:
+            found.append(
+                (
+                    f"{_cert_label(cert)}: chain has {_plural(len(weak), 'certificate')} "
+                    "signed with a forbidden hash",
+                    "; ".join(weak),
+                )
+            )
+    return found
+
+
+_TRAILING_HASH = re.compile(r"\(([A-Za-z0-9-]+)\)\s*$")
+
+
+def _weak_entry_forbidden(entry: str, forbidden: set[str]) -> bool:
+    """chain_weak_signatures entries read "SUBJECT (hash)"; the codec lists only weak hashes
+    (MD2/MD4/MD5/SHA-1), so an entry whose hash cannot be read counts against sha1/md5."""
+    match = _TRAILING_HASH.search(entry)
+    if match:
+        return match.group(1).lower() in forbidden
+    return bool(forbidden & {"sha1", "md5"})
+
+
+def certificate_valid_now(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    found: list[Violation] = []
+    for cert in facts.certificates:
+        if _utc(cert.not_before) > _utc(now):
+            when = f"{_utc(cert.not_before):%Y-%m-%d %H:%M} UTC"
+            found.append(
+                (f"{_cert_label(cert)} is not valid yet (not before {when})", _cert_evidence(cert))
+            )
+        when = f"{_utc(cert.not_after):%Y-%m-%d %H:%M} UTC"
+        if _utc(cert.not_after) <= _utc(now):
+            ago = _plural(_days_until(now, cert.not_after), "day")
+            message = f"{_cert_label(cert)} expired on {when} ({ago} ago)"
+            found.append((message, _cert_evidence(cert)))
+        elif cert.days_to_expiry < 0:  # expired when scanned, though not at `now`
+            found.append((f"{_cert_label(cert)} expired on {when}", _cert_evidence(cert)))
+    return found
+
+
+def certificate_trusted(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    found: list[Violation] = []
+    for cert in facts.certificates:
+        if cert.trusted:
+            continue
+        why = cert.trust_error or ("self-signed" if cert.self_signed else "no reason given")
+        found.append((f"{_cert_label(cert)} is not trusted: {why}", _cert_evidence(cert)))
+    return found
+
+
+def certificate_name_matches(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    return [
+        (
+            f"{_cert_label(c)} does not match the requested name",
+            f"subject {c.subject}; SAN {', '.join(c.san) if c.san else '(none)'}",
+        )
+        for c in facts.certificates
+        if c.name_matches is False
+    ]
+
+
+def certificate_expiry_warning(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    days = _int(params, "days")
+    found: list[Violation] = []
+    for cert in facts.certificates:
+        left = _days_until(cert.not_after, now)
+        if _utc(cert.not_after) > _utc(now) and left < days:
+            found.append(
+                (
+                    f"{_cert_label(cert)} expires in {_plural(left, 'day')} (warning at {days})",
+                    f"not after {_utc(cert.not_after):%Y-%m-%d %H:%M} UTC; {_cert_evidence(cert)}",
+                )
+            )
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+_MIN_BITS = "the smallest acceptable size in bits"
+
+RULES: dict[str, Rule] = {
+    rule.name: rule
+    for rule in (
+        Rule(
+            "tls_min_version",
+            "no protocol version older than `min` is accepted",
+            {"min": Param("version", "the oldest acceptable version label, e.g. TLSv1.2")},
+            tls_min_version,
+        ),
+        Rule(
+            "tls_versions_forbidden",
+            "none of the listed versions is accepted",
+            {"versions": Param("versions", "version labels that must not be accepted")},
+            tls_versions_forbidden,
+        ),
+        Rule(
+            "tls_max_version_required",
+            "the given version is offered",
+            {"version": Param("version", "a version label that must be offered, e.g. TLSv1.3")},
+            tls_max_version_required,
+        ),
+        Rule(
+            "forward_secrecy_only",
+            "every accepted suite has forward secrecy",
+            {},
+            forward_secrecy_only,
+        ),
+        Rule(
+            "aead_preferred",
+            "AEAD suites are accepted and preferred in TLS 1.2/1.3",
+            {},
+            aead_preferred,
+        ),
+        Rule(
+            "suites_forbidden",
+            "no accepted suite has any of the listed properties",
+            {
+                "properties": Param(
+                    "suite_properties", "suite property names (see SUITE_PROPERTIES)"
+                )
+            },
+            suites_forbidden,
+        ),
+        Rule(
+            "suites_allowed",
+            "every accepted suite is on the list",
+            {"suites": Param("suite_names", "IANA names of the allowed suites")},
+            suites_allowed,
+        ),
+        Rule(
+            "rsa_min_bits",
+            "RSA certificate keys are large enough",
+            {"min": Param("int", _MIN_BITS)},
+            rsa_min_bits,
+        ),
+        Rule(
+            "ec_min_bits",
+            "EC certificate keys are large enough",
+            {"min": Param("int", _MIN_BITS)},
+            ec_min_bits,
+        ),
+        Rule(
+            "dh_min_bits",
+            "DHE groups the server chooses are large enough",
+            {"min": Param("int", _MIN_BITS)},
+            dh_min_bits,
+        ),
+        Rule(
+            "signature_hash_forbidden",
+            "no certificate (leaf or chain) is signed with a listed hash",
+            {"hashes": Param("hashes", "hash names", default=("sha1", "md5"))},
+            signature_hash_forbidden,
+        ),
+        Rule(
+            "certificate_valid_now",
+            "certificates are within their validity period",
+            {},
+            certificate_valid_now,
+        ),
+        Rule(
+            "certificate_trusted",
+            "certificate chains verify against the trust store",
+            {},
+            certificate_trusted,
+        ),
+        Rule(
+            "certificate_name_matches",
+            "certificates match the requested name",
+            {},
+            certificate_name_matches,
+        ),
+        Rule(
+            "certificate_expiry_warning",
+            "certificates do not expire within `days` days",
+            {"days": Param("int", "days of warning before expiry", default=30)},
+            certificate_expiry_warning,
+        ),
+    )
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def evaluate(profile: Profile, result: TargetResult, *, now: datetime) -> TargetResult:
+    """Judge one target against a profile; return a copy with `findings` and `passed` set.
+
+    Requirements whose `applies_to` is not this target's check are skipped. Facts gathered
+    before an error are still judged, but a target whose status is error never passes.
+    Findings are ordered by severity (most serious first), then by profile order.
+    """
+    findings = sorted(
+        [*_findings(profile, result, now), *_incomplete(result)],
+        key=lambda f: -severity_rank(f.severity),
+    )
+    threshold = severity_rank(profile.fail_on)
+    measured_fully = result.tls is None or not result.tls.incomplete
+    passed = (
+        result.status is Status.COMPLETED
+        and measured_fully
+        and all(severity_rank(f.severity) < threshold for f in findings)
+    )
+    return dataclasses.replace(result, findings=tuple(findings), passed=passed)
+
+
+INCOMPLETE_ID = "PROBE-INCOMPLETE"
+
+
+def _incomplete(result: TargetResult) -> Iterator[Finding]:
+    """What could not be measured is not judged, so such a target never passes; say why."""
+    if result.tls is None or not result.tls.incomplete:
+        return
+    parts = [f"{what} ({why})" for what, why in sorted(result.tls.incomplete.items())]
+    yield Finding(
+        id=INCOMPLETE_ID,
+        severity="high",
+        message="not everything could be measured: " + "; ".join(parts),
+        evidence=", ".join(sorted(result.tls.incomplete)),
+        rationale="A requirement cannot be judged on facts that were not measured.",
+        reference="docs/usage.md#per-target-errors",
+    )
+
+
+def _findings(profile: Profile, result: TargetResult, now: datetime) -> Iterator[Finding]:
+    if result.tls is None:
+        return
+    for req in profile.requirements:
+        if req.applies_to != result.target.check:
+            continue
+        for message, evidence in RULES[req.rule].check(req.params, result.tls, now):
+            yield Finding(
+                id=req.id,
+                severity=req.severity,
+                message=message,
+                evidence=evidence,
+                rationale=req.rationale,
+                reference=req.reference,
+            )

@@ -1,0 +1,149 @@
+"""JSON report: a public, versioned contract (docs/json-output.md, docs/json-output.schema.json).
+
+Other tools read this output, so field names and types only change with SCHEMA_VERSION.
+Adding fields is allowed within a major version; readers must ignore keys they do not know.
+Key order is stable (dicts are built in a fixed order and never sorted at dump time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from probe.model import (
+    TLS_VERSION_LABELS,
+    CertificateFacts,
+    ErrorInfo,
+    Finding,
+    Status,
+    TargetResult,
+    TlsFacts,
+)
+
+SCHEMA_VERSION = "1.0"
+
+JsonObject = dict[str, Any]
+
+
+def document(profile_name: str, results: Sequence[TargetResult]) -> JsonObject:
+    """The whole report: schema_version, profile, summary and one entry per target."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "profile": profile_name,
+        "summary": _summary(results),
+        "targets": [target_to_dict(r) for r in results],
+    }
+
+
+def target_to_dict(result: TargetResult) -> JsonObject:
+    """One target's entry, as in the document's `targets` list and in JSONL output."""
+    target = result.target
+    return {
+        "target": target.given,
+        "host": target.host,
+        "port": target.port,
+        "check": target.check,
+        "server_name": target.server_name,
+        "status": result.status.value,
+        "error": _error(result.error),
+        "passed": result.passed,
+        "findings": [_finding(f) for f in result.findings],
+        "duration_seconds": round(result.duration_seconds, 3),
+        "tls": None if result.tls is None else _tls(result.tls),
+    }
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    """The document as indented JSON text (UTF-8 safe, key order kept), ending in a newline."""
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def json_line(result: TargetResult) -> str:
+    """One target as a compact single-line JSON object (no trailing newline), for JSONL."""
+    return json.dumps(target_to_dict(result), ensure_ascii=False, separators=(",", ":"))
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z suffix; naive datetimes are taken to be UTC already."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _summary(results: Sequence[TargetResult]) -> JsonObject:
+    errors = sum(1 for r in results if r.status is Status.ERROR)
+    passed = sum(1 for r in results if r.passed)
+    return {
+        "targets": len(results),
+        "passed": passed,
+        "failed": len(results) - passed - errors,
+        "errors": errors,
+    }
+
+
+def _error(error: ErrorInfo | None) -> JsonObject | None:
+    if error is None:
+        return None
+    return {"reason": error.reason.value, "message": error.message}
+
+
+def _finding(finding: Finding) -> JsonObject:
+    return {
+        "id": finding.id,
+        "severity": finding.severity,
+        "message": finding.message,
+        "evidence": finding.evidence,
+        "rationale": finding.rationale,
+        "reference": finding.reference,
+    }
+
+
+def _per_version_labels(facts: TlsFacts) -> list[str]:
+    """Versions that get an entry in cipher_suites/server_preference: accepted ones, oldest
+    first, plus any label that has suites recorded without being marked accepted."""
+    labels = [v for v in TLS_VERSION_LABELS if facts.versions.get(v) or facts.cipher_suites.get(v)]
+    extra = sorted(
+        k for k in facts.cipher_suites if k not in TLS_VERSION_LABELS and facts.cipher_suites[k]
+    )
+    return labels + extra
+
+
+def _tls(facts: TlsFacts) -> JsonObject:
+    labels = _per_version_labels(facts)
+    return {
+        "versions": {v: bool(facts.versions.get(v, False)) for v in TLS_VERSION_LABELS},
+        "cipher_suites": {v: list(facts.cipher_suites.get(v, ())) for v in labels},
+        "server_preference": {v: facts.server_preference.get(v) for v in labels},
+        "certificates": [_certificate(c) for c in facts.certificates],
+        "key_exchange": {
+            suite: {"kind": kx.kind, "group": kx.group, "bits": kx.bits}
+            for suite, kx in facts.key_exchange.items()
+        },
+        "connections": facts.connections,
+        "incomplete": dict(facts.incomplete),
+    }
+
+
+def _certificate(cert: CertificateFacts) -> JsonObject:
+    return {
+        "key_type": cert.key_type,
+        "key_bits": cert.key_bits,
+        "curve": cert.curve,
+        "signature_algorithm": cert.signature_algorithm,
+        "signature_hash": cert.signature_hash,
+        "not_before": iso_utc(cert.not_before),
+        "not_after": iso_utc(cert.not_after),
+        "days_to_expiry": cert.days_to_expiry,
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "san": list(cert.san),
+        "name_matches": cert.name_matches,
+        "self_signed": cert.self_signed,
+        "trusted": cert.trusted,
+        "trust_error": cert.trust_error,
+        "chain_length": cert.chain_length,
+        "chain_weak_signatures": list(cert.chain_weak_signatures),
+        "sha256_fingerprint": cert.sha256_fingerprint,
+        "served_with": list(cert.served_with),
+    }

@@ -1,0 +1,176 @@
+"""The JSON report follows its public contract and its JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from factories import NOW, cert, error_result, facts, result
+
+from probe.grading.profile import load_profile
+from probe.grading.rules import evaluate
+from probe.model import TLS_VERSION_LABELS, KeyExchangeParams, TargetResult
+from probe.report.json_doc import SCHEMA_VERSION, document, dumps, json_line, target_to_dict
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "json-output.schema.json"
+
+TARGET_KEYS = [
+    "target",
+    "host",
+    "port",
+    "check",
+    "server_name",
+    "status",
+    "error",
+    "passed",
+    "findings",
+    "duration_seconds",
+    "tls",
+]
+TLS_KEYS = [
+    "versions",
+    "cipher_suites",
+    "server_preference",
+    "certificates",
+    "key_exchange",
+    "connections",
+    "incomplete",
+]
+
+
+def graded_results() -> list[TargetResult]:
+    profile = load_profile("azure-transit")
+    weak = facts(
+        {
+            "TLSv1.0": ("TLS_RSA_WITH_AES_128_CBC_SHA",),
+            "TLSv1.2": ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+        },
+        preference={"TLSv1.0": None, "TLSv1.2": True},
+        certificates=(cert(key_bits=1024, san=("a.example", "b.example")),),
+        key_exchange={
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": KeyExchangeParams("ECDHE", "x25519", 253)
+        },
+        incomplete={"TLSv1.3": "timeout"},
+    )
+    return [
+        evaluate(profile, result(), now=NOW),
+        evaluate(profile, result(weak, given="weak.example:8443"), now=NOW),
+        evaluate(profile, error_result(), now=NOW),
+    ]
+
+
+def test_document_top_level() -> None:
+    doc = document("azure-transit", graded_results())
+    assert list(doc)[:2] == ["schema_version", "profile"]
+    assert doc["schema_version"] == SCHEMA_VERSION == "1.0"
+    assert doc["profile"] == "azure-transit"
+    assert doc["summary"] == {"targets": 3, "passed": 1, "failed": 1, "errors": 1}
+    assert len(doc["targets"]) == 3
+
+
+def test_target_entry_shape_and_types() -> None:
+    good, weak, down = (target_to_dict(r) for r in graded_results())
+    for entry in (good, weak, down):
+        assert list(entry) == TARGET_KEYS
+        assert isinstance(entry["port"], int)
+        assert isinstance(entry["passed"], bool)
+        assert isinstance(entry["duration_seconds"], float)
+    assert good["status"] == "completed" and good["error"] is None and good["passed"] is True
+    assert good["target"] == "example.com:443" and good["host"] == "example.com"
+    assert good["port"] == 443 and good["check"] == "tls"
+    assert good["duration_seconds"] == 1.234
+    assert down["status"] == "error"
+    assert down["error"] == {"reason": "timeout", "message": "connect timed out after 5 s"}
+    assert down["tls"] is None and down["passed"] is False and down["findings"] == []
+
+
+def test_tls_facts_shape() -> None:
+    weak = target_to_dict(graded_results()[1])
+    tls = weak["tls"]
+    assert list(tls) == TLS_KEYS
+    assert list(tls["versions"]) == list(TLS_VERSION_LABELS)
+    assert tls["versions"]["TLSv1.0"] is True and tls["versions"]["TLSv1.3"] is False
+    assert tls["cipher_suites"] == {
+        "TLSv1.0": ["TLS_RSA_WITH_AES_128_CBC_SHA"],
+        "TLSv1.2": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"],
+    }
+    assert tls["server_preference"] == {"TLSv1.0": None, "TLSv1.2": True}
+    assert tls["key_exchange"] == {
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": {"kind": "ECDHE", "group": "x25519", "bits": 253}
+    }
+    assert tls["incomplete"] == {"TLSv1.3": "timeout"}
+    (certificate,) = tls["certificates"]
+    assert certificate["key_type"] == "RSA" and certificate["key_bits"] == 1024
+    assert certificate["not_after"] == "2025-08-30T12:00:00Z"
+    assert certificate["san"] == ["a.example", "b.example"]
+    assert certificate["name_matches"] is True and certificate["trusted"] is True
+    assert certificate["subject"] == "CN=example.com"
+
+
+def test_findings_shape() -> None:
+    weak = target_to_dict(graded_results()[1])
+    assert weak["passed"] is False
+    ids = [f["id"] for f in weak["findings"]]
+    assert "TLS-MIN-VERSION" in ids and "CERT-RSA-MIN-BITS" in ids
+    for finding in weak["findings"]:
+        assert list(finding)[:3] == ["id", "severity", "message"]
+        assert {"evidence", "rationale", "reference"} <= set(finding)
+
+
+def test_json_line_is_one_compact_target_entry() -> None:
+    for r in graded_results():
+        line = json_line(r)
+        assert "\n" not in line
+        assert json.loads(line) == json.loads(json.dumps(target_to_dict(r)))
+
+
+def test_dumps_keeps_key_order_and_unicode() -> None:
+    r = result(given="bücher.example:443")
+    text = dumps(document("p", [r]))
+    assert text.endswith("\n")
+    assert "bücher.example" in text
+    assert text.index('"schema_version"') < text.index('"profile"') < text.index('"targets"')
+
+
+def _load_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+def test_documents_validate_against_the_published_schema() -> None:
+    import jsonschema
+    schema = _load_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    doc = json.loads(dumps(document("azure-transit", graded_results())))
+    errors = sorted(validator.iter_errors(doc), key=str)
+    assert not errors, errors[0]
+
+
+def test_schema_rejects_a_broken_document() -> None:
+    import jsonschema
+    validator = jsonschema.Draft202012Validator(_load_schema())
+    doc = json.loads(dumps(document("azure-transit", graded_results())))
+    del doc["targets"][0]["passed"]
+    doc["targets"][1]["tls"]["versions"]["TLSv1.2"] = "yes"
+    assert len(list(validator.iter_errors(doc))) == 2
+
+
+def test_schema_file_is_valid_json_with_the_contract_keys() -> None:
+    schema = _load_schema()
+    assert set(schema["required"]) == {"schema_version", "profile", "targets"}
+    target = schema["$defs"]["target"]
+    assert {
+        "target",
+        "host",
+        "port",
+        "check",
+        "status",
+        "error",
+        "passed",
+        "findings",
+        "duration_seconds",
+        "tls",
+    } <= set(target["required"])
