@@ -1,0 +1,25 @@
+"""Fixtures for the codec tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tls_helpers import FEEDERS, Feedable, load_record_module
+
+
+@pytest.fixture(params=sorted(FEEDERS))
+def feed(request: pytest.FixtureRequest) -> Callable[[Feedable, bytes], None]:
+    return FEEDERS[request.param]
+
+
+@pytest.fixture(scope="session")
+def lab_pki() -> Iterator[Path]:
+    """A CA, leaf and DH parameters for loopback servers (see captures/tls/record.py)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl binary not installed")
+    record = load_record_module()
+    with record.pki() as directory:
+        yield directory

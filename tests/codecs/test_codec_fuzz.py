@@ -1,0 +1,127 @@
+"""Hypothesis: hostile bytes in any split may only ever raise DecodeError."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tls_helpers import CAPTURES
+
+from probe.codecs.buffer import Reader
+from probe.codecs.errors import DecodeError
+from probe.codecs.tls.flight import ServerFlightReader, Ssl2ServerHelloReader
+
+SERVER_CAPTURES = {
+    p.name: p.read_bytes() for p in sorted(CAPTURES.glob("*.bin")) if "client_hello" not in p.name
+}
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    edges = [0, *points, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
+
+
+def feed_chunks(
+    make: Callable[[], ServerFlightReader | Ssl2ServerHelloReader], chunks: list[bytes]
+) -> object:
+    reader = make()
+    try:
+        for chunk in chunks:
+            reader.feed(chunk)
+    except DecodeError as exc:
+        return type(exc)
+    return (reader.done, reader.result())
+
+
+def _flight_reader(want: bool) -> Callable[[], ServerFlightReader]:
+    return lambda: ServerFlightReader(want_certificate=want, want_key_exchange=want)
+
+
+@st.composite
+def mutated_capture(draw: st.DrawFn) -> bytes:
+    data = bytearray(SERVER_CAPTURES[draw(st.sampled_from(sorted(SERVER_CAPTURES)))])
+    for _ in range(draw(st.integers(0, 8))):
+        pos = draw(st.integers(0, len(data) - 1))
+        data[pos] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+hostile = st.one_of(
+    st.binary(max_size=2048),
+    mutated_capture(),
+    st.builds(
+        lambda head, tail: head + tail,
+        st.sampled_from([b"\x16\x03\x03", b"\x15\x03\x01", b"\x80"]),
+        st.binary(max_size=512),
+    ),
+)
+
+
+@FUZZ
+@given(data=hostile, cuts=st.lists(st.integers(0, 4096), max_size=12), want=st.booleans())
+def test_server_flight_reader_raises_only_decode_error(
+    data: bytes, cuts: list[int], want: bool
+) -> None:
+    whole = feed_chunks(_flight_reader(want), [data])
+    pieces = feed_chunks(_flight_reader(want), split(data, cuts))
+    # Splitting never changes the outcome: same result, or the same kind of error.
+    assert whole == pieces
+
+
+@FUZZ
+@given(data=hostile, cuts=st.lists(st.integers(0, 4096), max_size=12))
+def test_ssl2_reader_raises_only_decode_error(data: bytes, cuts: list[int]) -> None:
+    whole = feed_chunks(Ssl2ServerHelloReader, [data])
+    pieces = feed_chunks(Ssl2ServerHelloReader, split(data, cuts))
+    assert whole == pieces
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(sorted(SERVER_CAPTURES)), cuts=st.lists(st.integers(0, 4096), max_size=30)
+)
+def test_any_split_of_a_recording_gives_the_same_flight(name: str, cuts: list[int]) -> None:
+    data = SERVER_CAPTURES[name]
+    make = Ssl2ServerHelloReader if "sslv2" in name else _flight_reader(True)
+    assert feed_chunks(make, [data]) == feed_chunks(make, split(data, cuts))
+
+
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["u8", "u16", "u24", "u32", "bytes", "vector", "sub"]), st.integers(-2, 300)
+    ),
+    max_size=20,
+)
+
+
+@FUZZ
+@given(data=st.binary(max_size=512), ops=_OPS)
+def test_reader_raises_only_decode_error(data: bytes, ops: list[tuple[str, int]]) -> None:
+    r = Reader(data)
+    try:
+        for op, arg in ops:
+            if op == "bytes":
+                r.bytes(arg)
+            elif op in ("vector", "sub"):
+                width = arg % 3 + 1
+                if op == "sub":
+                    r = r.sub(width)
+                else:
+                    r.vector(width)
+            else:
+                getattr(r, op)()
+            assert 0 <= r.remaining <= len(data)
+    except DecodeError:
+        pass
+
+
+def test_captures_exist() -> None:
+    assert Path(CAPTURES / "record.py").exists()
+    assert len(SERVER_CAPTURES) >= 10
