@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on Debian 12 (run as root; idempotent):
+#   - the servers and reference clients the lab starts on loopback: openssl (s_server,
+#     s_client), nginx, gnutls-bin (gnutls-serv, gnutls-cli), sslscan, nmap;
+#   - util-linux (unshare: gnutls-serv runs in a private network namespace because it cannot
+#     be told to listen on loopback only) and iproute2 (ss: tests check listeners);
+#   - Python 3 with pip and venv, then probe itself with its [test] extras (editable).
+# It starts no service: the tests start and stop their own servers.
+#
+# Environment: PYTHON (default python3) picks the interpreter. With a Debian-managed
+# interpreter outside a virtualenv, pip is given --break-system-packages (PEP 668); set
+# PROBE_VENV=/path to install into a virtualenv there instead.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python="${PYTHON:-python3}"
+
+packages=(
+    ca-certificates
+    openssl
+    nginx-light
+    gnutls-bin
+    sslscan
+    nmap
+    util-linux
+    iproute2
+    python3
+    python3-pip
+    python3-venv
+)
+
+if [[ ${EUID} -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+    else
+        echo "install-test-deps: run as root (or install sudo)" >&2
+        exit 1
+    fi
+else
+    sudo=()
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-test-deps: apt-get update" >&2
+"${sudo[@]}" apt-get update -qq
+echo "install-test-deps: apt-get install ${packages[*]}" >&2
+# Debian's nginx packages try to start nginx after installing; there may be no init system
+# (containers), and the tests must find nothing listening: forbid service starts meanwhile.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e ${policy} ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "${policy}" >/dev/null
+    "${sudo[@]}" chmod 755 "${policy}"
+    created_policy=1
+fi
+cleanup() {
+    if [[ ${created_policy} -eq 1 ]]; then
+        "${sudo[@]}" rm -f "${policy}"
+    fi
+}
+trap cleanup EXIT
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends --no-upgrade "${packages[@]}" >/dev/null
+
+# Fail here, not in the middle of the tests, when something did not land.
+for binary in openssl nginx gnutls-serv gnutls-cli sslscan nmap unshare ss "${python}"; do
+    if ! command -v "${binary}" >/dev/null 2>&1 && [[ ! -x /usr/sbin/${binary} ]]; then
+        echo "install-test-deps: ${binary} is still missing after apt-get install" >&2
+        exit 1
+    fi
+done
+
+if [[ -n ${PROBE_VENV:-} ]]; then
+    "${python}" -m venv "${PROBE_VENV}"
+    python="${PROBE_VENV}/bin/python"
+fi
+
+pip_flags=(--quiet --disable-pip-version-check --root-user-action=ignore)
+if "${python}" - <<'PY'
+import sys, sysconfig, pathlib
+in_venv = sys.prefix != sys.base_prefix
+managed = pathlib.Path(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED").exists()
+sys.exit(0 if managed and not in_venv else 1)
+PY
+then
+    pip_flags+=(--break-system-packages)
+fi
+
+echo "install-test-deps: ${python} -m pip install -e .[test]" >&2
+cd "${repo_root}"
+"${python}" -m pip install "${pip_flags[@]}" -e ".[test]"
+echo "install-test-deps: done" >&2
