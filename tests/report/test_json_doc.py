@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from factories import NOW, cert, error_result, facts, result
 
 from probe.grading.profile import load_profile
@@ -141,6 +140,7 @@ def _load_schema() -> dict[str, Any]:
 
 def test_documents_validate_against_the_published_schema() -> None:
     import jsonschema
+
     schema = _load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
@@ -151,6 +151,7 @@ def test_documents_validate_against_the_published_schema() -> None:
 
 def test_schema_rejects_a_broken_document() -> None:
     import jsonschema
+
     validator = jsonschema.Draft202012Validator(_load_schema())
     doc = json.loads(dumps(document("azure-transit", graded_results())))
     del doc["targets"][0]["passed"]

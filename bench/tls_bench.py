@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Speed and connection counts: probe against sslscan, sslyze (and nmap) on the same servers.
+
+    python3 bench/tls_bench.py                 # single server + 25-endpoint mass case
+    python3 bench/tls_bench.py --mass 100 --runs 3
+
+Runs itself inside a fresh network namespace (``unshare --net``, needs root) so that the
+kernel's TCP counters (/proc/net/snmp ActiveOpens) count exactly the connections each tool
+opens, and nothing else on the machine can disturb them or be disturbed.
+
+Single server: ``openssl s_server`` with TLS 1.2 + 1.3, RSA-2048 and OpenSSL's default suites.
+Every tool does a full grade: protocol versions, every cipher suite, the certificate.
+Mass case: one nginx listening on N loopback ports, graded the same way by probe and sslyze.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SSLYZE_FULL_GRADE = [
+    "--sslv2",
+    "--sslv3",
+    "--tlsv1",
+    "--tlsv1_1",
+    "--tlsv1_2",
+    "--tlsv1_3",
+    "--certinfo",
+]
+
+
+def active_opens() -> int:
+    lines = Path("/proc/net/snmp").read_text().splitlines()
+    tcp = [line.split() for line in lines if line.startswith("Tcp:")]
+    header, values = tcp[0], tcp[1]
+    return int(values[header.index("ActiveOpens")])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, deadline: float = 10.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def make_cert(workdir: Path) -> tuple[Path, Path]:
+    key, cert = workdir / "key.pem", workdir / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "30",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert
+
+
+def measure(name: str, argv: Sequence[str], runs: int) -> dict[str, object]:
+    times, conns = [], []
+    for _ in range(runs):
+        before = active_opens()
+        started = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        conns.append(active_opens() - before)
+        if proc.returncode not in (0, 1):
+            print(
+                f"  {name} exited {proc.returncode}: {proc.stderr.strip()[-300:]}", file=sys.stderr
+            )
+    return {
+        "tool": name,
+        "wall_s": statistics.median(times),
+        "connections": statistics.median(conns),
+        "runs": runs,
+    }
+
+
+def single_server(workdir: Path, runs: int) -> list[dict[str, object]]:
+    key, cert = make_cert(workdir)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "openssl",
+            "s_server",
+            "-accept",
+            str(port),
+            "-key",
+            str(key),
+            "-cert",
+            str(cert),
+            "-no_tls1",
+            "-no_tls1_1",
+            "-quiet",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_listening(port)
+        target = f"127.0.0.1:{port}"
+        tools = [
+            (
+                "probe",
+                [
+                    sys.executable,
+                    "-m",
+                    "probe",
+                    "scan",
+                    target,
+                    "--no-progress",
+                    "--json",
+                    str(workdir / "probe.json"),
+                ],
+            ),
+            ("sslscan", ["sslscan", "--no-colour", target]),
+            ("sslyze", [sys.executable, "-m", "sslyze", *SSLYZE_FULL_GRADE, target]),
+        ]
+        if shutil.which("nmap"):
+            tools.append(
+                (
+                    "nmap ssl-enum-ciphers",
+                    [
+                        "nmap",
+                        "-Pn",
+                        "-n",
+                        "-p",
+                        str(port),
+                        "--script",
+                        "ssl-enum-ciphers",
+                        "127.0.0.1",
+                    ],
+                )
+            )
+        return [measure(name, argv, runs) for name, argv in tools if shutil.which(argv[0])]
+    finally:
+        server.kill()
+        server.wait()
+
+
+NGINX_CONF = """
+worker_processes 2;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log crit;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+  server {{
+{listens}
+    ssl_certificate {cert}; ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    return 204;
+  }}
+}}
+"""
+
+
+def mass(workdir: Path, count: int, runs: int) -> list[dict[str, object]]:
+    key, cert = make_cert(workdir)
+    ports = [free_port() for _ in range(count)]
+    listens = "\n".join(f"    listen 127.0.0.1:{p} ssl;" for p in ports)
+    conf = workdir / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=workdir, listens=listens, cert=cert, key=key))
+    server = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-g", "daemon off; user root;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for port in ports:
+            wait_listening(port)
+        targets = workdir / "targets.txt"
+        targets.write_text("".join(f"127.0.0.1:{p}\n" for p in ports))
+        tools = [
+            (
+                f"probe x{count}",
+                [
+                    sys.executable,
+                    "-m",
+                    "probe",
+                    "scan",
+                    "-f",
+                    str(targets),
+                    "--no-progress",
+                    "--json",
+                    str(workdir / "mass.json"),
+                ],
+            ),
+            (
+                f"sslyze x{count}",
+                [sys.executable, "-m", "sslyze", *SSLYZE_FULL_GRADE, "--targets_in", str(targets)],
+            ),
+        ]
+        return [measure(name, argv, runs) for name, argv in tools]
+    finally:
+        server.kill()
+        server.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs per tool (median reported)")
+    parser.add_argument(
+        "--mass", type=int, default=25, help="endpoints in the mass case (0 skips it)"
+    )
+    parser.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.in_namespace:
+        argv = [
+            "unshare",
+            "--net",
+            "--",
+            sys.executable,
+            __file__,
+            "--in-namespace",
+            "--runs",
+            str(args.runs),
+            "--mass",
+            str(args.mass),
+        ]
+        return subprocess.call(argv)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    os.chdir(ROOT)
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="probe-bench-") as tmp:
+        rows += single_server(Path(tmp), args.runs)
+        if args.mass:
+            mass_dir = Path(tmp) / "mass"
+            mass_dir.mkdir()
+            rows += mass(mass_dir, args.mass, max(1, args.runs // 2))
+    print(f"{'tool':<24} {'wall s (median)':>16} {'TCP connections':>16}")
+    for row in rows:
+        print(f"{row['tool']:<24} {row['wall_s']:>16.2f} {row['connections']:>16}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

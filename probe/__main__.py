@@ -1,0 +1,5 @@
+"""`python -m probe` runs the command line."""
+
+from probe.cli import main
+
+main()

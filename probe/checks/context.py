@@ -1,0 +1,32 @@
+"""What every check receives: user options, shared limits, injected clock and randomness."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from probe.net.limits import Limits
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    timeout: float = 5.0  # seconds for each connect, and for each whole answer
+    concurrency: int = 64  # connections open at once across the scan
+    per_host: int = 5  # connections open at once to one address
+    rate: float | None = None  # new connections per second across the scan
+    retries: int = 2  # extra attempts after a connection reset, with backoff
+    ca_file: str | None = None  # trust only this CA bundle instead of the system store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    options: ScanOptions
+    limits: Limits
+    now: Callable[[], datetime] = utc_now
+    random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)

@@ -1,0 +1,83 @@
+"""One event loop drives every target: bounded workers, shared limits, results streamed out.
+
+Targets are pulled lazily from an iterator by a fixed number of workers, so a list of
+thousands costs neither thousands of tasks nor a result list in memory: each result goes to
+``on_result`` as soon as its target finishes. A check never raises out of here; a bug in one
+becomes that target's error result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+
+from probe.checks import tls
+from probe.checks.context import CheckContext, ScanOptions
+from probe.model import ErrorInfo, ErrorReason, Status, Target, TargetResult
+from probe.net.limits import Limits
+
+Check = Callable[[Target, CheckContext], Awaitable[TargetResult]]
+
+# The single place checks are registered: a target's ``check`` names one of these.
+CHECKS: dict[str, Check] = {
+    "tls": tls.run,
+}
+
+
+def _crash_result(target: Target, exc: BaseException, started: float) -> TargetResult:
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}" if where else ""
+    return TargetResult(
+        target=target,
+        status=Status.ERROR,
+        error=ErrorInfo(ErrorReason.INTERNAL, f"bug in probe: {type(exc).__name__}: {exc}{at}"),
+        tls=None,
+        duration_seconds=time.monotonic() - started,
+    )
+
+
+async def run_one(target: Target, ctx: CheckContext) -> TargetResult:
+    started = time.monotonic()
+    check = CHECKS.get(target.check)
+    if check is None:
+        return TargetResult(
+            target=target,
+            status=Status.ERROR,
+            error=ErrorInfo(ErrorReason.INTERNAL, f"no check named {target.check!r}"),
+            tls=None,
+            duration_seconds=0.0,
+        )
+    try:
+        return await check(target, ctx)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # one target's bug must not cost the others their results
+        return _crash_result(target, exc, started)
+
+
+async def scan(
+    targets: Iterable[Target],
+    options: ScanOptions,
+    on_result: Callable[[TargetResult], None],
+    *,
+    ctx: CheckContext | None = None,
+) -> None:
+    """Scan every target, calling ``on_result`` once per target as each one finishes."""
+    if ctx is None:
+        limits = Limits(
+            concurrency=options.concurrency, per_host=options.per_host, rate=options.rate
+        )
+        ctx = CheckContext(options=options, limits=limits)
+    source: Iterator[Target] = iter(targets)
+    # Enough targets in flight to keep the connection pool busy, few enough to bound memory.
+    workers = max(1, options.concurrency)
+
+    async def worker() -> None:
+        for target in source:  # the iterator is shared: each target is taken by one worker
+            on_result(await run_one(target, ctx))
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(workers):
+            group.create_task(worker())
