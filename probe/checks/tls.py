@@ -156,7 +156,7 @@ class _VersionOutcome:
     per_chunk: list[list[int]] = field(default_factory=list)
     preference: bool | None = None
     failure: _ProbeFailed | None = None  # set when the version could not be measured
-    supported_by_answer: bool = False  # the server answered at all (alert or hello)
+    answered: bool = False  # the server sent a TLS answer (alert or hello), not just a close
 
 
 async def _offer(ep: _Endpoint, version: Version, suites: Sequence[int]) -> ServerFlight:
@@ -242,7 +242,7 @@ async def _measure_version(ep: _Endpoint, version: Version) -> _VersionOutcome:
     chunks = [candidates[i : i + CHUNK_SIZE] for i in range(0, len(candidates), CHUNK_SIZE)]
     try:
         first = await _offer(ep, version, chunks[0])
-        outcome.supported_by_answer = True
+        outcome.answered = first.server_hello is not None or first.alert is not None
         if _declines_version(first, version):
             return outcome
         results = await asyncio.gather(
@@ -416,13 +416,17 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         failures = [o.failure for o in outcomes if o.failure] + (
             [sslv2_failure] if sslv2_failure else []
         )
-        answered = any(o.supported_by_answer for o in outcomes)
+        answered = any(o.answered for o in outcomes)
         if failures and not answered:
             worst = min(
                 failures,
                 key=lambda f: _REASON_RANK.index(f.reason) if f.reason in _REASON_RANK else 99,
             )
             return _error_result(target, worst.reason, worst.message, started)
+        if not answered:
+            # Every hello was met by a bare close: nothing says this is a TLS server at all.
+            message = "the server closed every connection without a TLS answer"
+            return _error_result(target, ErrorReason.PROTOCOL_ERROR, message, started)
 
     if versions["TLSv1.3"] and not ep.chains:
         problem = await _tls13_certificate(ep)

@@ -17,7 +17,7 @@ scan with the truth. Keys (absent means "not pinned by this configuration"):
   ``ALL`` includes them).
 - ``dh_bits``: size of the DHE group the server uses.
 - ``cert``, ``key_type``, ``key_bits``, ``curve``, ``san``, ``name_matches`` (for "localhost"
-  and "127.0.0.1"), ``expired``, ``self_signed``, ``trusted_with_lab_ca`` (verifies with
+  and "127.0.0.1"), ``expired``, ``self_signed``, ``trusted_with_lab_ca`` (the path verifies with
   ``LabCerts.ca_cert`` as the only trust anchor), ``chain_length``.
 """
 
@@ -215,7 +215,8 @@ def cert_facts(cert: KeyCert, certs: LabCerts) -> dict[str, Any]:
         "name_matches": "localhost" in cert.names,
         "expired": cert.name == "expired",
         "self_signed": cert.name == "self_signed",
-        "trusted_with_lab_ca": cert.name in {"rsa2048", "rsa1024", "ecdsa_p256"},
+        # the path alone: wrong_name chains to the lab CA too (its name is a separate fact)
+        "trusted_with_lab_ca": cert.name in {"rsa2048", "rsa1024", "ecdsa_p256", "wrong_name"},
         "chain_length": 1,
     }
 

@@ -1,0 +1,252 @@
+"""The TLS check against real servers: every lab configuration's known facts, and hostile peers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from probe import engine
+from probe.checks import tls
+from probe.checks.context import CheckContext, ScanOptions
+from probe.codecs.tls.suites import SUITES
+from probe.model import TLS_VERSION_LABELS, ErrorReason, Status, Target, TargetResult
+from probe.net.limits import Limits
+from tests.lab.servers import S_SERVER_CONFIGS
+
+CAPTURES = Path(__file__).resolve().parents[2] / "captures" / "tls"
+BY_NAME = {s.name: s for s in SUITES.values()}
+
+
+def _target(host: str, port: int, name: str | None = "localhost") -> Target:
+    return Target(given=f"{host}:{port}", host=host, port=port, check="tls", server_name=name)
+
+
+def _scan(target: Target, *, ca_file: str | None = None, timeout: float = 5.0) -> TargetResult:
+    options = ScanOptions(timeout=timeout, ca_file=ca_file, retries=1)
+
+    async def go() -> TargetResult:
+        limits = Limits(concurrency=options.concurrency, per_host=options.per_host)
+        return await tls.run(target, CheckContext(options=options, limits=limits))
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def lab_results(lab_servers: Any, lab_ca_file: str) -> dict[str, tuple[Any, TargetResult]]:
+    """Each s_server configuration scanned once, shared by the assertions below."""
+    out = {}
+    for name in S_SERVER_CONFIGS:
+        server = lab_servers[name]
+        out[name] = (server, _scan(_target(server.host, server.port), ca_file=lab_ca_file))
+    return out
+
+
+@pytest.mark.parametrize("name", list(S_SERVER_CONFIGS))
+def test_lab_server_facts_match_its_configuration(
+    name: str, lab_results: dict[str, tuple[Any, TargetResult]]
+) -> None:
+    server, result = lab_results[name]
+    expected = server.expected
+    assert result.status is Status.COMPLETED, result.error
+    facts = result.tls
+    assert facts is not None
+    assert facts.incomplete == {}
+    assert dict(facts.versions) == expected["versions"]
+    for label in TLS_VERSION_LABELS:
+        assert bool(facts.cipher_suites.get(label)) == expected["versions"][label], label
+    for label, suites in expected.get("suites", {}).items():
+        if expected.get("server_preference", {}).get(label):
+            assert facts.cipher_suites[label] == tuple(suites), label  # exact server order
+        else:
+            assert set(facts.cipher_suites[label]) == set(suites), label
+    for label, enforced in expected.get("server_preference", {}).items():
+        if len(facts.cipher_suites.get(label, ())) >= 2:
+            assert facts.server_preference[label] is enforced, label
+    for label, order in expected.get("preferred_order", {}).items():
+        assert facts.cipher_suites[label][: len(order)] == tuple(order)
+    accepted = [BY_NAME[s] for suites in facts.cipher_suites.values() for s in suites]
+    if "forward_secret_only" in expected:
+        assert all(s.forward_secret for s in accepted) is expected["forward_secret_only"]
+    if "anonymous_suites" in expected:
+        assert any(s.anonymous for s in accepted) is expected["anonymous_suites"]
+    if "dh_bits" in expected:
+        dhe = [kx for kx in facts.key_exchange.values() if kx.kind == "DHE"]
+        assert dhe and {kx.bits for kx in dhe} == {expected["dh_bits"]}
+
+
+@pytest.mark.parametrize("name", list(S_SERVER_CONFIGS))
+def test_lab_server_certificate_facts(
+    name: str, lab_results: dict[str, tuple[Any, TargetResult]]
+) -> None:
+    server, result = lab_results[name]
+    expected = server.expected
+    assert result.tls is not None
+    [cert] = result.tls.certificates  # every lab server has one certificate
+    assert cert.key_type == expected["key_type"]
+    assert cert.key_bits == expected["key_bits"]
+    assert cert.name_matches is expected["name_matches"]
+    assert (cert.days_to_expiry < 0) is expected["expired"]
+    assert cert.self_signed is expected["self_signed"]
+    assert cert.trusted is expected["trusted_with_lab_ca"]
+    assert cert.chain_length == expected["chain_length"]
+
+
+def test_connection_count_stays_low_on_a_default_server(
+    lab_results: dict[str, tuple[Any, TargetResult]],
+) -> None:
+    _, result = lab_results["modern"]
+    assert result.tls is not None
+    accepted = sum(len(s) for s in result.tls.cipher_suites.values())
+    # accepted suites + one declining hello per chunk and version + order checks: no more.
+    assert result.tls.connections <= accepted + 16, result.tls.connections
+
+
+def test_tls13_only_server_certificate_comes_from_a_full_handshake(
+    lab_results: dict[str, tuple[Any, TargetResult]],
+) -> None:
+    _, result = lab_results["tls13_ecdsa"]
+    assert result.tls is not None
+    [cert] = result.tls.certificates
+    assert cert.served_with == ("TLSv1.3",)
+    assert result.tls.key_exchange  # the group the server chose for each suite
+    assert {kx.group for kx in result.tls.key_exchange.values()} <= {"x25519", "secp256r1"}
+
+
+def test_gnutls_second_implementation(gnutls_server: Any) -> None:
+    result = _scan(_target(gnutls_server.host, gnutls_server.port))
+    assert result.status is Status.COMPLETED
+    assert result.tls is not None
+    assert dict(result.tls.versions) == gnutls_server.expected["versions"]
+    assert result.tls.cipher_suites["TLSv1.2"] and result.tls.cipher_suites["TLSv1.3"]
+
+
+def test_nginx_with_explicit_order(nginx_factory: Any) -> None:
+    order = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384"
+    server = nginx_factory(protocols="TLSv1.2", ciphers=order)
+    result = _scan(_target(server.host, server.ports[0]))
+    assert result.tls is not None
+    assert result.tls.cipher_suites["TLSv1.2"] == (
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    )
+    assert result.tls.server_preference["TLSv1.2"] is True
+
+
+# --- hostile peers: each a clean per-target error within the timeout -----------------------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reasons"),
+    [
+        ("garbage_server", {ErrorReason.NOT_TLS, ErrorReason.PROTOCOL_ERROR}),
+        ("silent_server", {ErrorReason.TIMEOUT}),
+        ("huge_length_server", {ErrorReason.PROTOCOL_ERROR, ErrorReason.TIMEOUT}),
+        ("reset_server", {ErrorReason.RESET, ErrorReason.PROTOCOL_ERROR}),
+        ("trickle_server", {ErrorReason.TIMEOUT}),
+        ("eof_server", {ErrorReason.PROTOCOL_ERROR, ErrorReason.RESET}),
+    ],
+)
+def test_hostile_server_gives_a_clean_error(
+    fixture: str, reasons: set[ErrorReason], request: pytest.FixtureRequest
+) -> None:
+    server = request.getfixturevalue(fixture)
+    started = time.monotonic()
+    result = _scan(_target(server.host, server.port), timeout=1.0)
+    elapsed = time.monotonic() - started
+    assert result.status is Status.ERROR, result
+    assert result.error is not None and result.error.reason in reasons, result.error
+    # versions run in parallel and each gives up after one timeout; allow the backoff retries
+    assert elapsed < 4.0, elapsed
+
+
+def test_hostile_servers_do_not_cost_other_targets_their_results(
+    lab_servers: Any, silent_server: Any, garbage_server: Any, trickle_server: Any
+) -> None:
+    good = lab_servers["strict"]
+    targets = [
+        _target(silent_server.host, silent_server.port),
+        _target(good.host, good.port),
+        _target(garbage_server.host, garbage_server.port),
+        _target(trickle_server.host, trickle_server.port),
+    ]
+    results: list[TargetResult] = []
+    asyncio.run(engine.scan(targets, ScanOptions(timeout=1.0, retries=0), results.append))
+    by_port = {r.target.port: r for r in results}
+    assert len(by_port) == 4
+    assert by_port[good.port].status is Status.COMPLETED
+    assert by_port[good.port].tls is not None
+    assert set(by_port[good.port].tls.cipher_suites["TLSv1.2"]) == set(
+        good.expected["suites"]["TLSv1.2"]
+    )
+    for server in (silent_server, garbage_server, trickle_server):
+        assert by_port[server.port].status is Status.ERROR
+
+
+def test_refused_and_dns_failures_are_errors() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    refused = _scan(_target("127.0.0.1", port, None), timeout=1.0)
+    assert refused.error is not None and refused.error.reason is ErrorReason.REFUSED
+    dns = _scan(_target("no-such-host.invalid", 443, "no-such-host.invalid"), timeout=2.0)
+    assert dns.error is not None and dns.error.reason is ErrorReason.DNS
+
+
+# --- SSL 2.0 and 3.0: no local server speaks them; replay recorded/constructed answers ------
+
+
+class ReplayServer:
+    """Answers SSLv2 hellos and SSLv3 hellos with fixed bytes, everything else with an alert.
+
+    A stand-in peer (named as such): Debian's OpenSSL has no SSL 2.0 or 3.0 server, so the
+    answers are the spec-built files in captures/tls (see its README).
+    """
+
+    def __init__(self) -> None:
+        self.sslv2 = (CAPTURES / "synthetic_sslv2_server_hello.bin").read_bytes()
+        self.sslv3 = (CAPTURES / "synthetic_sslv3_server_hello.bin").read_bytes()
+        self.alert = (CAPTURES / "openssl_alert_protocol_version.bin").read_bytes()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.read(16384), 2)
+            if head[:1] and head[0] & 0x80 and head[2:3] == b"\x01":  # SSLv2 CLIENT-HELLO
+                writer.write(self.sslv2)
+            elif head[:1] == b"\x16" and head[9:11] == b"\x03\x00":  # client_version SSL 3.0
+                writer.write(self.sslv3)
+            else:
+                writer.write(self.alert)
+            await writer.drain()
+        except (OSError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+
+def test_sslv2_and_sslv3_from_recorded_answers() -> None:
+    async def go() -> TargetResult:
+        server = await asyncio.start_server(ReplayServer().handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            options = ScanOptions(timeout=2.0)
+            limits = Limits(concurrency=8, per_host=5)
+            return await tls.run(
+                _target("127.0.0.1", port, None), CheckContext(options=options, limits=limits)
+            )
+
+    result = asyncio.run(go())
+    assert result.status is Status.COMPLETED
+    assert result.tls is not None
+    assert result.tls.versions["SSLv2"] is True
+    assert result.tls.versions["SSLv3"] is True
+    assert not any(result.tls.versions[v] for v in ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"))
+    assert len(result.tls.cipher_suites["SSLv2"]) == 3
+    assert result.tls.cipher_suites["SSLv3"] == ("TLS_RSA_WITH_3DES_EDE_CBC_SHA",)
+    assert result.tls.certificates  # the certificate inside the SSLv2 SERVER-HELLO
