@@ -8,7 +8,9 @@ SSLv2 challenge, key share) comes from the caller.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import struct
 from collections.abc import Sequence
 
 from probe.codecs.buffer import Writer
@@ -137,12 +139,8 @@ def _extension(ext_type: int, data: bytes) -> bytes:
 
 
 def _u16_list(values: Sequence[int], len_width: int = 2) -> bytes:
-    body = Writer()
-    for value in values:
-        body.u16(value)
-    w = Writer()
-    w.vector(len_width, body.getvalue())
-    return w.getvalue()
+    body = struct.pack(f">{len(values)}H", *values)  # one call: hellos are built by the thousand
+    return len(body).to_bytes(len_width, "big") + body
 
 
 def _server_name_extension(server_name: str | None) -> bytes | None:
@@ -225,7 +223,7 @@ def build_client_hello(
     body.u16(min(version, Version.TLS1_2))
     body.bytes(random)
     body.vector(1, session_id)
-    body.vector(2, b"".join(suite.to_bytes(2, "big") for suite in cipher_suites))
+    body.vector(2, struct.pack(f">{len(cipher_suites)}H", *cipher_suites))
     body.vector(1, b"\x00")  # compression_methods: null only (RFC 5246 7.4.1.2)
     if extensions is not None:
         unpadded = len(body) + 2 + len(extensions) + 4  # + extensions length + handshake header
@@ -255,13 +253,14 @@ def _extensions(
     sni = _server_name_extension(server_name)
     if sni is not None:
         parts.append(sni)
+    parts.append(
+        _fixed_extensions(
+            version,
+            None if groups is None else tuple(groups),
+            None if not signature_algorithms else tuple(signature_algorithms),
+        )
+    )
     if version == Version.TLS1_3:
-        group_list = TLS13_DEFAULT_GROUPS if groups is None else tuple(groups)
-        parts.append(_extension(ExtensionType.SUPPORTED_GROUPS, _u16_list(group_list)))
-        sigalgs = signature_algorithms or _TLS13_SIGNATURE_ALGORITHMS
-        parts.append(_extension(ExtensionType.SIGNATURE_ALGORITHMS, _u16_list(sigalgs)))
-        parts.append(_extension(ExtensionType.SUPPORTED_VERSIONS, _u16_list([Version.TLS1_3], 1)))
-        parts.append(_extension(ExtensionType.PSK_KEY_EXCHANGE_MODES, bytes([1, _PSK_DHE_KE])))
         shares = Writer()
         if x25519_key_share is not None:
             shares.u16(_X25519)
@@ -270,15 +269,32 @@ def _extensions(
         key_share.vector(2, shares.getvalue())  # RFC 8446 4.2.8 KeyShareClientHello
         parts.append(_extension(ExtensionType.KEY_SHARE, key_share.getvalue()))
     else:
-        group_list = DEFAULT_GROUPS if groups is None else tuple(groups)
+        parts.append(_extension(ExtensionType.RENEGOTIATION_INFO, b"\x00"))  # RFC 5746 3.4
+    parts.extend(_extension(ext_type, data) for ext_type, data in extra_extensions)
+    return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_extensions(
+    version: Version, groups: tuple[int, ...] | None, signature_algorithms: tuple[int, ...] | None
+) -> bytes:
+    """The extensions that depend only on the version and the lists: encoded once, reused."""
+    parts: list[bytes] = []
+    if version == Version.TLS1_3:
+        group_list = TLS13_DEFAULT_GROUPS if groups is None else groups
+        parts.append(_extension(ExtensionType.SUPPORTED_GROUPS, _u16_list(group_list)))
+        sigalgs = signature_algorithms or _TLS13_SIGNATURE_ALGORITHMS
+        parts.append(_extension(ExtensionType.SIGNATURE_ALGORITHMS, _u16_list(sigalgs)))
+        parts.append(_extension(ExtensionType.SUPPORTED_VERSIONS, _u16_list([Version.TLS1_3], 1)))
+        parts.append(_extension(ExtensionType.PSK_KEY_EXCHANGE_MODES, bytes([1, _PSK_DHE_KE])))
+    else:
+        group_list = DEFAULT_GROUPS if groups is None else groups
         parts.append(_extension(ExtensionType.SUPPORTED_GROUPS, _u16_list(group_list)))
         parts.append(_extension(ExtensionType.EC_POINT_FORMATS, _EC_POINT_FORMATS))
         # RFC 5246 7.4.1.4.1: not meaningful before TLS 1.2 and clients must not offer it.
         if version == Version.TLS1_2:
             sigalgs = signature_algorithms or DEFAULT_SIGNATURE_ALGORITHMS
             parts.append(_extension(ExtensionType.SIGNATURE_ALGORITHMS, _u16_list(sigalgs)))
-        parts.append(_extension(ExtensionType.RENEGOTIATION_INFO, b"\x00"))  # RFC 5746 3.4
-    parts.extend(_extension(ext_type, data) for ext_type, data in extra_extensions)
     return b"".join(parts)
 
 

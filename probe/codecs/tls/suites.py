@@ -14,6 +14,7 @@ The table holds only the name of each suite; the facts are derived from the name
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from probe.codecs.tls.constants import (
@@ -688,6 +689,15 @@ def _tier(s: CipherSuite) -> int:
 def candidate_suites(version: Version) -> list[int]:
     """Every suite a server could negotiate at ``version``, the commonly accepted ones first.
 
+    Returns a fresh list (callers may change it); the ordering itself is computed once.
+    """
+    return list(_candidate_order(version))
+
+
+@functools.cache
+def _candidate_order(version: Version) -> tuple[int, ...]:
+    """The ordering behind candidate_suites.
+
     Export suites are offered at every version up to TLS 1.2 even though RFC 4346 retired them:
     a server that still picks one is exactly what a scan must find. SSLv2 has its own cipher
     kinds (``SSL2_CIPHERS``).
@@ -696,10 +706,10 @@ def candidate_suites(version: Version) -> list[int]:
         raise ValueError("SSLv2 uses 3-byte cipher kinds: see SSL2_CIPHERS")
     if version == Version.TLS1_3:
         rest = sorted(c for c, s in SUITES.items() if s.is_tls13 and c not in _TLS13_ORDER)
-        return [*_TLS13_ORDER, *rest]
+        return (*_TLS13_ORDER, *rest)
     chosen = [s for s in SUITES.values() if not s.is_tls13 and s.min_version <= version]
     chosen.sort(key=lambda s: (_tier(s), s.kx != "ECDHE", -s.cipher_bits, s.code))
-    return [s.code for s in chosen]
+    return tuple(s.code for s in chosen)
 
 
 # SSL 2.0 draft (draft-hickman-netscape-ssl-00), "Cipher Kind Values".
