@@ -2,13 +2,15 @@
 
 Exit codes: 0 every target scanned and passing the profile; 1 some target failed the profile
 or could not be scanned; 2 usage or configuration error (bad arguments, bad profile, bad
-target lines: the valid targets are still scanned and reported).
+target lines: the valid targets are still scanned and reported); 130 interrupted by Ctrl-C
+(what finished is written; the rest is reported as cancelled).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from probe.model import Target, TargetResult
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 DEFAULT_PROFILE = "azure-transit"
 
 app = typer.Typer(
@@ -40,7 +43,8 @@ app.add_typer(profiles_app, name="profiles")
 def _stderr() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    # soft_wrap: never fold a long path or message, so error lines stay greppable.
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -74,38 +78,60 @@ def _target_lines(targets: list[str], files: list[str]) -> Iterator[tuple[str, s
 
 
 class _Outputs:
-    """Where results go: the JSONL stream as each target finishes, the rest at the end."""
+    """Where results go: the JSONL stream as each target finishes, the rest at the end.
+
+    Files are opened before the scan starts, so an unwritable path is a usage error up front,
+    not a traceback after every target was scanned.
+    """
 
     def __init__(self, stack: ExitStack, json_path: str | None, jsonl_path: str | None) -> None:
-        self.json_path = json_path
-        self.jsonl: IO[str] | None = None
-        if jsonl_path is not None:
-            self.jsonl = (
-                sys.stdout
-                if jsonl_path == "-"
-                else stack.enter_context(
-                    open(jsonl_path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
-                )
-            )
+        self.json_file: IO[str] | None = self._open(stack, json_path)
+        self.jsonl: IO[str] | None = self._open(stack, jsonl_path)
         self.stdout_taken = "-" in (json_path, jsonl_path)
+        self.write_error: str | None = None
+        self.interrupted = False
+
+    @staticmethod
+    def _open(stack: ExitStack, path: str | None) -> IO[str] | None:
+        if path is None:
+            return None
+        if path == "-":
+            return sys.stdout
+        return stack.enter_context(open(path, "w", encoding="utf-8"))
 
     def stream(self, result: TargetResult) -> None:
-        if self.jsonl is not None:
-            from probe.report.json_doc import json_line
+        if self.jsonl is None:
+            return
+        from probe.report.json_doc import json_line
 
+        try:
             self.jsonl.write(json_line(result) + "\n")
             self.jsonl.flush()
+        except OSError as exc:
+            self._failed(self.jsonl, exc)
+            self.jsonl = None  # keep scanning: the table and --json still get every result
 
     def finish(self, profile: str, results: list[TargetResult]) -> None:
-        if self.json_path is None:
+        if self.json_file is None:
             return
         from probe.report.json_doc import document
 
-        text = json.dumps(document(profile, results), indent=2) + "\n"
-        if self.json_path == "-":
-            sys.stdout.write(text)
-        else:
-            Path(self.json_path).write_text(text, encoding="utf-8")
+        try:
+            self.json_file.write(json.dumps(document(profile, results), indent=2) + "\n")
+            self.json_file.flush()
+        except OSError as exc:
+            self._failed(self.json_file, exc)
+
+    def _failed(self, handle: IO[str], exc: OSError) -> None:
+        if handle is sys.stdout:
+            # The reader went away (`| head`): silence stdout so the exit flush cannot fail.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            if isinstance(exc, BrokenPipeError):
+                return
+        self.write_error = f"cannot write output: {exc.strerror or exc}"
+        _stderr().print(f"[bold red]error:[/] {self.write_error}", markup=True)
 
 
 def _run_scan(
@@ -138,10 +164,27 @@ def _run_scan(
         asyncio.run(scan(targets, options, on_result))
     except KeyboardInterrupt:
         _stderr().print(f"interrupted: {len(finished)} of {len(targets)} targets finished")
+        outputs.interrupted = True
+        # Nothing is lost silently: every target that did not finish is reported as cancelled.
+        done = {id(r.target) for r in finished}
+        for target in targets:
+            if id(target) not in done:
+                cancelled = _cancelled(target)
+                finished.append(cancelled)
+                outputs.stream(cancelled)
     finally:
         if bar is not None:
             bar[0].stop()
     return finished
+
+
+def _cancelled(target: Target) -> TargetResult:
+    from probe.model import ErrorInfo, ErrorReason, Status, TargetResult
+
+    error = ErrorInfo(ErrorReason.CANCELLED, "the scan was interrupted before this target finished")
+    return TargetResult(
+        target=target, status=Status.ERROR, error=error, tls=None, duration_seconds=0
+    )
 
 
 def _progress_bar(total: int) -> tuple[Progress, TaskID] | None:
@@ -175,10 +218,12 @@ def _report(
         render(Console(highlight=False), results, profile.name)
 
 
-def _exit_code(results: list[TargetResult], expected: int, bad_lines: int) -> int:
-    if bad_lines:
+def _exit_code(results: list[TargetResult], outputs: _Outputs, bad_lines: int) -> int:
+    if outputs.interrupted:
+        return EXIT_INTERRUPTED
+    if bad_lines or outputs.write_error:
         return EXIT_USAGE
-    if len(results) < expected or not all(r.passed for r in results):
+    if not all(r.passed for r in results):
         return EXIT_FAIL
     return EXIT_OK
 
@@ -270,7 +315,7 @@ def scan_command(
             progress=not no_progress,
         )
         _report(profile, results, outputs, parsed)
-    raise typer.Exit(_exit_code(results, len(parsed), len(bad)))
+    raise typer.Exit(_exit_code(results, outputs, len(bad)))
 
 
 @app.command("demo")
@@ -303,7 +348,7 @@ def demo_command(
         )
         _report(profile, results, outputs, targets)
     err.print("The demo exits 1 because its legacy server fails the profile, as designed.")
-    raise typer.Exit(_exit_code(results, len(targets), 0))
+    raise typer.Exit(_exit_code(results, outputs, 0))
 
 
 @profiles_app.command("list")

@@ -58,6 +58,11 @@ _REASON_RANK = (
 )
 
 
+# Failures that say nothing can get through to the service (as opposed to a peer that answers
+# badly): when the opening hellos end like this, the target is an error without more probes.
+_NO_ROUTE = frozenset({ErrorReason.REFUSED, ErrorReason.UNREACHABLE, ErrorReason.TIMEOUT})
+
+
 class _ProbeFailed(Exception):
     """A single hello got no usable answer (transport problem or undecodable bytes)."""
 
@@ -236,15 +241,33 @@ def _declines_version(flight: ServerFlight, version: Version) -> bool:
     return alert is not None and alert.description == AlertDescription.PROTOCOL_VERSION
 
 
-async def _measure_version(ep: _Endpoint, version: Version) -> _VersionOutcome:
-    outcome = _VersionOutcome()
+def _chunks(version: Version) -> list[list[int]]:
     candidates = candidate_suites(version)
-    chunks = [candidates[i : i + CHUNK_SIZE] for i in range(0, len(candidates), CHUNK_SIZE)]
+    return [candidates[i : i + CHUNK_SIZE] for i in range(0, len(candidates), CHUNK_SIZE)]
+
+
+async def _first_offer(ep: _Endpoint, version: Version) -> ServerFlight | _ProbeFailed:
+    """The first hello of a version: its support probe and the start of its elimination."""
     try:
-        first = await _offer(ep, version, chunks[0])
-        outcome.answered = first.server_hello is not None or first.alert is not None
-        if _declines_version(first, version):
-            return outcome
+        return await _offer(ep, version, _chunks(version)[0])
+    except _ProbeFailed as exc:
+        return exc
+
+
+async def _measure_version(
+    ep: _Endpoint, version: Version, first: ServerFlight | _ProbeFailed | None = None
+) -> _VersionOutcome:
+    outcome = _VersionOutcome()
+    chunks = _chunks(version)
+    if first is None:
+        first = await _first_offer(ep, version)
+    if isinstance(first, _ProbeFailed):
+        outcome.failure = first
+        return outcome
+    outcome.answered = first.server_hello is not None or first.alert is not None
+    if _declines_version(first, version):
+        return outcome
+    try:
         results = await asyncio.gather(
             _eliminate(ep, version, chunks[0], first),
             *(_eliminate(ep, version, chunk, None) for chunk in chunks[1:]),
@@ -389,8 +412,19 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         return _error_result(target, exc.reason, exc.message, started)
     ep = _Endpoint(target=target, address=address, ctx=ctx)
 
+    # Reachability first, with hellos that also start their versions' elimination: TLS 1.2,
+    # and TLS 1.0 for legacy servers that hang on modern hellos. When neither gets through,
+    # the other versions would only wait out the same timeout (and hold per-host slots).
+    openers = (Version.TLS1_2, Version.TLS1_0)
+    opened = await asyncio.gather(*(_first_offer(ep, v) for v in openers))
+    firsts = dict(zip(openers, opened, strict=True))
+    failures = [f for f in firsts.values() if isinstance(f, _ProbeFailed)]
+    if len(failures) == len(openers) and all(f.reason in _NO_ROUTE for f in failures):
+        worst = min(failures, key=lambda f: _REASON_RANK.index(f.reason))
+        return _error_result(target, worst.reason, worst.message, started)
+
     sslv2_task = asyncio.ensure_future(_measure_sslv2(ep))
-    outcomes = await asyncio.gather(*(_measure_version(ep, v) for v in TLS_VERSIONS))
+    outcomes = await asyncio.gather(*(_measure_version(ep, v, firsts.get(v)) for v in TLS_VERSIONS))
     sslv2_suites, sslv2_failure = await sslv2_task
 
     by_label = {VERSION_LABEL[v]: o for v, o in zip(TLS_VERSIONS, outcomes, strict=True)}
