@@ -235,7 +235,10 @@ ConcurrencyOpt = Annotated[
     int, typer.Option("--concurrency", min=1, help="Connections open at once, in all.")
 ]
 PerHostOpt = Annotated[
-    int, typer.Option("--per-host", min=1, help="Connections open at once to one host.")
+    int,
+    typer.Option(
+        "--per-host", min=1, help="Connections open at once to one endpoint (address and port)."
+    ),
 ]
 JsonOpt = Annotated[
     str | None, typer.Option("--json", metavar="FILE|-", help="Write one JSON document.")

@@ -99,7 +99,7 @@ class _Endpoint:
         counting = _Counting(reader)
         for attempt in range(attempts):
             try:
-                async with self.ctx.limits.slot(self.address):
+                async with self.ctx.limits.slot(self.address, self.target.port):
                     await exchange(
                         self.address,
                         self.target.port,
@@ -347,7 +347,7 @@ async def _tls13_certificate(ep: _Endpoint) -> str | None:
 
     ep.connections += 1
     try:
-        async with ep.ctx.limits.slot(ep.address):
+        async with ep.ctx.limits.slot(ep.address, ep.target.port):
             result = await fetch_chain(
                 ep.address,
                 ep.target.port,

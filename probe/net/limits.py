@@ -1,7 +1,9 @@
-"""Politeness: a global connection cap, a per-host cap and an optional rate limit.
+"""Politeness: a global connection cap, a per-endpoint cap and an optional rate limit.
 
 Servers and IDSs drop bursts of connections (sslyze #385, #349), so every connection a check
-opens goes through ``Limits.slot(address)``.
+opens goes through ``Limits.slot(address, port)``. The per-host cap counts connections to one
+endpoint (address and port), as sslyze's per-server limit does: two services on one machine
+are two servers, and a cap per address would make a scan of many ports on one machine crawl.
 """
 
 from __future__ import annotations
@@ -38,22 +40,23 @@ class Limits:
         self.concurrency = concurrency
         self.per_host = per_host
         self._global = asyncio.Semaphore(concurrency)
-        self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        self._hosts: dict[tuple[str, int], tuple[asyncio.Semaphore, int]] = {}
         self._rate = _RateLimiter(rate) if rate else None
 
     @asynccontextmanager
-    async def slot(self, address: str) -> AsyncIterator[None]:
-        """Hold one connection slot for ``address`` (and one of the global pool)."""
-        semaphore, users = self._hosts.get(address, (asyncio.Semaphore(self.per_host), 0))
-        self._hosts[address] = (semaphore, users + 1)
+    async def slot(self, address: str, port: int) -> AsyncIterator[None]:
+        """Hold one connection slot for the endpoint (and one of the global pool)."""
+        key = (address, port)
+        semaphore, users = self._hosts.get(key, (asyncio.Semaphore(self.per_host), 0))
+        self._hosts[key] = (semaphore, users + 1)
         try:
             async with semaphore, self._global:
                 if self._rate is not None:
                     await self._rate.wait()
                 yield
         finally:
-            semaphore, users = self._hosts[address]
+            semaphore, users = self._hosts[key]
             if users <= 1:
-                del self._hosts[address]  # keeps memory flat over thousands of hosts
+                del self._hosts[key]  # keeps memory flat over thousands of endpoints
             else:
-                self._hosts[address] = (semaphore, users - 1)
+                self._hosts[key] = (semaphore, users - 1)

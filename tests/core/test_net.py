@@ -152,7 +152,7 @@ async def test_per_host_and_global_caps_hold() -> None:
     peak: dict[str, int] = {"a": 0, "b": 0, "all": 0}
 
     async def use(host: str) -> None:
-        async with limits.slot(host):
+        async with limits.slot(host, 443):
             for key in (host, "all"):
                 active[key] += 1
                 peak[key] = max(peak[key], active[key])
@@ -169,7 +169,7 @@ async def test_rate_limit_spaces_connections() -> None:
     started = time.monotonic()
 
     async def use() -> None:
-        async with limits.slot("h"):
+        async with limits.slot("h", 443):
             pass
 
     await asyncio.gather(*(use() for _ in range(11)))
