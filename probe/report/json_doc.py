@@ -120,9 +120,40 @@ def _tls(facts: TlsFacts) -> JsonObject:
             suite: {"kind": kx.kind, "group": kx.group, "bits": kx.bits}
             for suite, kx in facts.key_exchange.items()
         },
+        "suite_facts": _suite_facts(facts),
         "connections": facts.connections,
         "incomplete": dict(facts.incomplete),
     }
+
+
+def _suite_facts(facts: TlsFacts) -> JsonObject:
+    """What each accepted suite is (from the codec's IANA table), so readers need no table."""
+    from probe.codecs.tls.suites import SSL2_CIPHER_BITS, SSL2_CIPHERS, SUITES
+
+    by_name = {s.name: s for s in SUITES.values()}
+    ssl2 = {name: code for code, name in SSL2_CIPHERS.items()}
+    out: JsonObject = {}
+    for names in facts.cipher_suites.values():
+        for name in names:
+            suite = by_name.get(name)
+            if suite is not None:
+                out[name] = {
+                    "code": f"0x{suite.code:04X}",
+                    "key_exchange": suite.kx,
+                    "authentication": suite.auth,
+                    "cipher": suite.cipher,
+                    "cipher_bits": suite.cipher_bits,
+                    "block_bits": suite.block_bits,
+                    "aead": suite.aead,
+                    "mac": suite.mac,
+                    "forward_secret": suite.forward_secret,
+                    "export": suite.export,
+                    "anonymous": suite.anonymous,
+                }
+            elif name in ssl2:
+                code = ssl2[name]
+                out[name] = {"code": f"0x{code:06X}", "cipher_bits": SSL2_CIPHER_BITS.get(code)}
+    return out
 
 
 def _certificate(cert: CertificateFacts) -> JsonObject:

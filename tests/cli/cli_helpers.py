@@ -55,6 +55,7 @@ TLS_KEYS = [
     "server_preference",
     "certificates",
     "key_exchange",
+    "suite_facts",
     "connections",
     "incomplete",
 ]

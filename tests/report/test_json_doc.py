@@ -34,6 +34,7 @@ TLS_KEYS = [
     "server_preference",
     "certificates",
     "key_exchange",
+    "suite_facts",
     "connections",
     "incomplete",
 ]
@@ -175,3 +176,22 @@ def test_schema_file_is_valid_json_with_the_contract_keys() -> None:
         "duration_seconds",
         "tls",
     } <= set(target["required"])
+
+
+def test_suite_facts_describe_every_accepted_suite() -> None:
+    tls = facts(
+        {
+            "TLSv1.2": ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+            "TLSv1.3": ("TLS_AES_128_GCM_SHA256",),
+        }
+    )
+    described = target_to_dict(result(tls))["tls"]["suite_facts"]
+    assert set(described) == {
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+        "TLS_AES_128_GCM_SHA256",
+    }
+    gcm = described["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+    assert (gcm["code"], gcm["aead"], gcm["forward_secret"]) == ("0xC02F", True, True)
+    des3 = described["TLS_RSA_WITH_3DES_EDE_CBC_SHA"]
+    assert (des3["block_bits"], des3["forward_secret"], des3["cipher_bits"]) == (64, False, 112)
