@@ -250,3 +250,46 @@ def test_sslv2_and_sslv3_from_recorded_answers() -> None:
     assert len(result.tls.cipher_suites["SSLv2"]) == 3
     assert result.tls.cipher_suites["SSLv3"] == ("TLS_RSA_WITH_3DES_EDE_CBC_SHA",)
     assert result.tls.certificates  # the certificate inside the SSLv2 SERVER-HELLO
+
+
+def test_rsa_and_ecdsa_certificates_are_both_reported(lab_certs: Any, tmp_path: Path) -> None:
+    """A server with two certificates (s_server -dcert): TLS 1.2 suites with RSA and with ECDSA
+    authentication make it show each one, in the clear, during elimination."""
+    from tests.lab.servers import LOOPBACK, require_binary, run_server
+
+    rsa, ecdsa = lab_certs.rsa2048, lab_certs.ecdsa_p256
+    openssl = require_binary("openssl")
+
+    def build(ports: list[int]) -> list[str]:
+        return [
+            openssl, "s_server", "-accept", f"{LOOPBACK}:{ports[0]}", "-www", "-quiet",
+            "-cert", str(rsa.cert), "-key", str(rsa.key),
+            "-dcert", str(ecdsa.cert), "-dkey", str(ecdsa.key),
+            "-min_protocol", "TLSv1.2",
+        ]  # fmt: skip
+
+    with run_server(build, ports=1, log=tmp_path / "dual.log") as (_, ports):
+        result = _scan(_target(LOOPBACK, ports[0]))
+    assert result.tls is not None
+    kinds = {(c.key_type, c.served_with[0].split()[-1]) for c in result.tls.certificates}
+    assert kinds == {("RSA", "RSA"), ("EC", "ECDSA")}
+    suites = result.tls.cipher_suites["TLSv1.2"]
+    assert any("_ECDSA_" in s for s in suites) and any("_RSA_" in s for s in suites)
+
+
+def test_memory_stays_bounded_against_a_huge_length_server() -> None:
+    """A peer announcing a 16 MB handshake message and then sending it as fast as it can must
+    not make probe buffer it: the reader rejects the length, the exchange caps the bytes."""
+    import tracemalloc
+
+    from tests.lab.hostile import huge_length_server
+
+    with huge_length_server(interval=0.0) as (host, port):
+        tracemalloc.start()
+        try:
+            result = _scan(_target(host, port), timeout=2.0)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert result.status is Status.ERROR
+    assert peak < 4 * 1024 * 1024, peak
