@@ -18,6 +18,8 @@ from typing import Any
 
 import jsonschema
 
+from tests.json_contract import CERT_KEYS, FINDING_KEYS, TARGET_KEYS, TLS_KEYS, TOP_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "docs" / "json-output.schema.json"
 
@@ -34,53 +36,6 @@ _SCRUB = (
     "PYTHONWARNINGS",
 )
 
-# The documented key order (docs/json-output.md: "Key order is stable").
-TOP_KEYS = ["schema_version", "profile", "summary", "targets"]
-TARGET_KEYS = [
-    "target",
-    "host",
-    "port",
-    "check",
-    "server_name",
-    "status",
-    "error",
-    "passed",
-    "findings",
-    "duration_seconds",
-    "tls",
-]
-TLS_KEYS = [
-    "versions",
-    "cipher_suites",
-    "server_preference",
-    "certificates",
-    "key_exchange",
-    "suite_facts",
-    "connections",
-    "incomplete",
-]
-CERT_KEYS = [
-    "key_type",
-    "key_bits",
-    "curve",
-    "signature_algorithm",
-    "signature_hash",
-    "not_before",
-    "not_after",
-    "days_to_expiry",
-    "subject",
-    "issuer",
-    "san",
-    "name_matches",
-    "self_signed",
-    "trusted",
-    "trust_error",
-    "chain_length",
-    "chain_weak_signatures",
-    "sha256_fingerprint",
-    "served_with",
-]
-FINDING_KEYS = ["id", "severity", "message", "evidence", "rationale", "reference"]
 VERSION_LABELS = ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 ERROR_REASONS = {
     "dns",

@@ -14,9 +14,10 @@ DEMO_ENDPOINT = re.compile(r"^(hardened|legacy) \(127\.0\.0\.1:\d+\)$")
 
 
 @pytest.mark.lab
-def test_demo_table_exits_1() -> None:
+def test_demo_succeeds_and_shows_the_legacy_server_failing() -> None:
     run = run_probe("demo")
-    assert run.returncode == 1, run.describe()
+    assert run.returncode == 0, run.describe()  # the demo ran; legacy failing is its point
+    assert "as designed" in run.stderr
     assert re.search(r"hardened \(127\.0\.0\.1:\d+\).*PASS", run.stdout), run.stdout
     assert re.search(r"legacy \(127\.0\.0\.1:\d+\).*FAIL", run.stdout), run.stdout
     assert "lab: hardened on 127.0.0.1:" in run.stderr
@@ -27,7 +28,7 @@ def test_demo_table_exits_1() -> None:
 @pytest.mark.lab
 def test_demo_json() -> None:
     run = run_probe("demo", "--json", "-")
-    assert run.returncode == 1, run.describe()
+    assert run.returncode == 0, run.describe()
     doc = run.json()
     validate_document(doc)
     assert doc["profile"] == "azure-transit"
