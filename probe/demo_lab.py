@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import ipaddress
 import shutil
 import socket
 import ssl
@@ -29,6 +28,8 @@ LOOPBACK = "127.0.0.1"
 SERVER_NAME = "localhost"
 CONNECTION_TIMEOUT = 10.0  # seconds a client may take per connection
 MAX_CONNECTIONS = 256  # concurrent connections per server; more wait in the backlog
+ORGANIZATION = "probe demo lab"  # O= of the demo certificates
+VALID_DAYS = 397  # the demo certificates expire this many days after start
 
 HARDENED_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 LEGACY_CIPHERS = "ALL:!aNULL:@SECLEVEL=0"  # no anonymous suites: legacy, not absurd
@@ -114,90 +115,26 @@ class _TlsServer:
 
 def _write_pki(directory: Path) -> dict[str, tuple[Path, Path]]:
     """Demo CA plus two leaves; returns name -> (cert, key) and writes ``ca.pem``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from probe import certgen
 
     now = dt.datetime.now(dt.UTC)
-
-    def name(common_name: str) -> x509.Name:
-        return x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "probe demo lab"),
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            ]
-        )
-
-    def write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
-        path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        path.chmod(0o600)
-
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = name("probe demo CA")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=397))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    (directory / "ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-
-    san = x509.SubjectAlternativeName(
-        [x509.DNSName(SERVER_NAME), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]
-    )
+    ca = certgen.make_ca(certgen.name("probe demo CA", ORGANIZATION), now=now, days=VALID_DAYS)
+    certgen.write_pem_cert(directory / "ca.pem", ca[0])
     out: dict[str, tuple[Path, Path]] = {}
     for leaf, bits in (("hardened", 2048), ("legacy", 1024)):
-        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name(SERVER_NAME))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=397))
-            .add_extension(san, critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
-            .sign(ca_key, hashes.SHA256())
+        key = certgen.rsa_key(bits)
+        cert = certgen.make_leaf(
+            key=key,
+            subject=certgen.name(SERVER_NAME, ORGANIZATION),
+            names=(SERVER_NAME, LOOPBACK),
+            issuer=ca,
+            not_before=now - certgen.BACKDATE,
+            not_after=now + dt.timedelta(days=VALID_DAYS),
         )
-        cert_path, key_path = directory / f"{leaf}.pem", directory / f"{leaf}.key"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        write_key(key_path, key)
-        out[leaf] = (cert_path, key_path)
+        out[leaf] = (
+            certgen.write_pem_cert(directory / f"{leaf}.pem", cert),
+            certgen.write_pem_key(directory / f"{leaf}.key", key),
+        )
     return out
 
 

@@ -21,14 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
+from probe.certgen import PrivateKey, make_cert, private_key_pem, rsa_key
+
 KeyKind = Literal["rsa1024", "rsa2048", "p256", "p384", "p521", "ed25519", "ed448", "dsa1024"]
-PrivateKey = (
-    rsa.RSAPrivateKey
-    | ec.EllipticCurvePrivateKey
-    | ed25519.Ed25519PrivateKey
-    | ed448.Ed448PrivateKey
-    | dsa.DSAPrivateKey
-)
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -38,9 +33,9 @@ def key(kind: KeyKind, index: int = 0) -> PrivateKey:
     """A private key of this kind; `index` gives distinct keys of the same kind."""
     del index  # only part of the cache key
     if kind == "rsa1024":
-        return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        return rsa_key(1024)
     if kind == "rsa2048":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return rsa_key(2048)
     if kind == "p256":
         return ec.generate_private_key(ec.SECP256R1())
     if kind == "p384":
@@ -75,11 +70,7 @@ class Issued:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
     def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return private_key_pem(self.key)
 
 
 def issue(
@@ -99,48 +90,19 @@ def issue(
     """A certificate for `cn`, self-signed unless `issuer` is given. Defaults: rsa2048, SHA-256,
     valid from NOW - 30 days to NOW + 90 days."""
     own_key = subject_key if subject_key is not None else key("rsa2048")
-    subject_name = subject if subject is not None else name(cn)
-    signer_key = issuer.key if issuer is not None else own_key
-    issuer_name = issuer.cert.subject if issuer is not None else subject_name
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject_name)
-        .issuer_name(issuer_name)
-        .public_key(own_key.public_key())
-        .serial_number(serial)
-        .not_valid_before(not_before if not_before is not None else NOW - timedelta(days=30))
-        .not_valid_after(not_after if not_after is not None else NOW + timedelta(days=90))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        builder = builder.add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(own_key.public_key()), critical=False
-        )
     general: list[x509.GeneralName] = [x509.DNSName(d) for d in san_dns]
     general += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in san_ips]
-    if general:
-        builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
-    if isinstance(signer_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
-        algorithm: hashes.HashAlgorithm | None = None
-    elif hash_algorithm is not None:
-        algorithm = hash_algorithm
-    else:
-        algorithm = hashes.SHA256()
-    cert = builder.sign(signer_key, algorithm)  # type: ignore[arg-type]
+    cert = make_cert(
+        subject=subject if subject is not None else name(cn),
+        key=own_key,
+        issuer=(issuer.cert, issuer.key) if issuer is not None else None,
+        not_before=not_before if not_before is not None else NOW - timedelta(days=30),
+        not_after=not_after if not_after is not None else NOW + timedelta(days=90),
+        ca=ca,
+        san=general,
+        serial=serial,
+        hash_algorithm=hash_algorithm,
+    )
     return Issued(cert=cert, key=own_key)
 
 

@@ -9,14 +9,21 @@ the name, ``rsa1024`` only on key size.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dh, ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from probe.certgen import (
+    PrivateKey,
+    make_ca,
+    make_leaf,
+    name,
+    rsa_key,
+    write_pem_cert,
+    write_pem_key,
+)
 
 # RFC 2409 section 6.2, "Second Oakley Group" (1024-bit MODP), generator 2.
 # p = 2^1024 - 2^960 - 1 + 2^64 * ([2^894 pi] + 129093); tests/lab_tests re-derive it.
@@ -41,7 +48,7 @@ FFDHE2048_PRIME = int(
     16,
 )
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+ORGANIZATION = "probe test lab"  # O= of every lab certificate
 
 
 @dataclass(frozen=True)
@@ -72,125 +79,23 @@ class LabCerts:
     dh2048: Path  # PKCS#3 PEM, RFC 7919 ffdhe2048
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "probe test lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _san(names: tuple[str, ...]) -> x509.SubjectAlternativeName:
-    entries: list[x509.GeneralName] = []
-    for name in names:
-        try:
-            entries.append(x509.IPAddress(ipaddress.ip_address(name)))
-        except ValueError:
-            entries.append(x509.DNSName(name))
-    return x509.SubjectAlternativeName(entries)
-
-
-def _write_key(path: Path, key: PrivateKey) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.chmod(0o600)
-
-
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
 def _dh_pem(prime: int) -> bytes:
     params = dh.DHParameterNumbers(prime, 2).parameters()
     return params.parameter_bytes(serialization.Encoding.PEM, serialization.ParameterFormat.PKCS3)
-
-
-def make_ca(common_name: str = "probe lab CA") -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """A self-signed RSA-2048 CA valid from yesterday for ten years."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = dt.datetime.now(dt.UTC)
-    name = _name(common_name)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def make_leaf(
-    key: PrivateKey,
-    *,
-    common_name: str,
-    names: tuple[str, ...],
-    issuer: tuple[x509.Certificate, rsa.RSAPrivateKey] | None,
-    not_before: dt.datetime,
-    not_after: dt.datetime,
-) -> x509.Certificate:
-    """A TLS server certificate; self-signed when ``issuer`` is None."""
-    subject = _name(common_name)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer[0].subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(_san(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    )
-    if issuer is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()),
-            critical=False,
-        )
-    signing_key: PrivateKey = issuer[1] if issuer else key
-    return builder.sign(signing_key, hashes.SHA256())
 
 
 def make_lab_certs(directory: Path) -> LabCerts:
     """Write every lab key, certificate and DH parameter file into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
-    ca_cert, ca_key = make_ca()
-    ca_cert_path, ca_key_path = directory / "ca.pem", directory / "ca.key"
-    _write_cert(ca_cert_path, ca_cert)
-    _write_key(ca_key_path, ca_key)
-    ca = (ca_cert, ca_key)
+    ca = make_ca(name("probe lab CA", ORGANIZATION), now=now, days=3650)
+    ca_cert_path = write_pem_cert(directory / "ca.pem", ca[0])
+    ca_key_path = write_pem_key(directory / "ca.key", ca[1])
     local = ("localhost", "127.0.0.1")
     valid = (now - dt.timedelta(days=1), now + dt.timedelta(days=365))
 
     def leaf(
-        name: str,
+        leaf_name: str,
         key: PrivateKey,
         *,
         names: tuple[str, ...] = local,
@@ -198,24 +103,21 @@ def make_lab_certs(directory: Path) -> LabCerts:
         signed: bool = True,
     ) -> KeyCert:
         cert = make_leaf(
-            key,
-            common_name=names[0],
+            key=key,
+            subject=name(names[0], ORGANIZATION),
             names=names,
             issuer=ca if signed else None,
             not_before=dates[0],
             not_after=dates[1],
         )
-        cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
-        _write_cert(cert_path, cert)
-        _write_key(key_path, key)
+        cert_path = write_pem_cert(directory / f"{leaf_name}.pem", cert)
+        key_path = write_pem_key(directory / f"{leaf_name}.key", key)
         if isinstance(key, rsa.RSAPrivateKey):
             key_type, bits = "RSA", key.key_size
         else:
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
             key_type, bits = "EC", key.curve.key_size
-        return KeyCert(name, cert_path, key_path, key_type, bits, names, dates[1])
-
-    def rsa_key(bits: int) -> rsa.RSAPrivateKey:
-        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        return KeyCert(leaf_name, cert_path, key_path, key_type, bits, names, dates[1])
 
     dh1024, dh2048 = directory / "dh1024.pem", directory / "dh2048.pem"
     dh1024.write_bytes(_dh_pem(OAKLEY_GROUP2_PRIME))

@@ -12,32 +12,9 @@ from probe.grading.profile import load_profile
 from probe.grading.rules import evaluate
 from probe.model import TLS_VERSION_LABELS, KeyExchangeParams, TargetResult
 from probe.report.json_doc import SCHEMA_VERSION, document, dumps, json_line, target_to_dict
+from tests.json_contract import TARGET_KEYS, TLS_KEYS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "json-output.schema.json"
-
-TARGET_KEYS = [
-    "target",
-    "host",
-    "port",
-    "check",
-    "server_name",
-    "status",
-    "error",
-    "passed",
-    "findings",
-    "duration_seconds",
-    "tls",
-]
-TLS_KEYS = [
-    "versions",
-    "cipher_suites",
-    "server_preference",
-    "certificates",
-    "key_exchange",
-    "suite_facts",
-    "connections",
-    "incomplete",
-]
 
 
 def graded_results() -> list[TargetResult]:

@@ -1,0 +1,52 @@
+"""The JSON report's documented key order (docs/json-output.md: "Key order is stable").
+
+Written out here, apart from probe/report/json_doc.py, so the tests hold the producer to the
+contract; shared by the report unit tests and the end-to-end CLI tests.
+"""
+
+TOP_KEYS = ["schema_version", "profile", "summary", "targets"]
+TARGET_KEYS = [
+    "target",
+    "host",
+    "port",
+    "check",
+    "server_name",
+    "status",
+    "error",
+    "passed",
+    "findings",
+    "duration_seconds",
+    "tls",
+]
+TLS_KEYS = [
+    "versions",
+    "cipher_suites",
+    "server_preference",
+    "certificates",
+    "key_exchange",
+    "suite_facts",
+    "connections",
+    "incomplete",
+]
+CERT_KEYS = [
+    "key_type",
+    "key_bits",
+    "curve",
+    "signature_algorithm",
+    "signature_hash",
+    "not_before",
+    "not_after",
+    "days_to_expiry",
+    "subject",
+    "issuer",
+    "san",
+    "name_matches",
+    "self_signed",
+    "trusted",
+    "trust_error",
+    "chain_length",
+    "chain_weak_signatures",
+    "sha256_fingerprint",
+    "served_with",
+]
+FINDING_KEYS = ["id", "severity", "message", "evidence", "rationale", "reference"]
