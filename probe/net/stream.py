@@ -12,7 +12,7 @@ import contextlib
 import errno
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,28 +75,40 @@ async def resolve(host: str, port: int, timeout: float) -> str:
     return str(infos[0][4][0])
 
 
-class _ExchangeProtocol(asyncio.Protocol):
-    """Sends one request on connect and feeds every chunk of the answer straight to the reader.
+class _PumpProtocol(asyncio.Protocol):
+    """Feeds every chunk the peer sends straight to the current sans-I/O reader.
 
     A bare Protocol rather than asyncio streams: a scan opens thousands of short connections,
     and the stream machinery (reader, writer, a wake-up per read) dominated the client's CPU.
     """
 
-    def __init__(self, request: bytes, reader: ResponseReader, max_bytes: int) -> None:
-        self.request = request
-        self.reader = reader
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.received = 0
-        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.reader: ResponseReader | None = None
+        self.finished: asyncio.Future[None] | None = None
+        self.open = True
+        self.end_error: BaseException | None = None  # why the connection ended, if it did
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         _set_linger_zero(transport)
-        transport.write(self.request)
+        self.transport = transport
+
+    def start(self, request: bytes, reader: ResponseReader) -> asyncio.Future[None]:
+        """Send ``request``; the future completes when ``reader`` is done or the peer closes."""
+        self.reader = reader
+        self.finished = asyncio.get_running_loop().create_future()
+        if not self.open:
+            self._finish(self.end_error)  # closed before we asked: the reader has what it has
+        elif self.transport is not None:
+            self.transport.write(request)
+        return self.finished
 
     def data_received(self, data: bytes) -> None:
-        if self.finished.done():
-            return
+        if self.reader is None or self.finished is None or self.finished.done():
+            return  # unsolicited bytes between exchanges are not ours to interpret
         self.received += len(data)
         if self.received > self.max_bytes:
             self._finish(
@@ -112,22 +124,77 @@ class _ExchangeProtocol(asyncio.Protocol):
             self._finish(None)
 
     def eof_received(self) -> bool:
-        self._finish(None)  # peer closed; the reader's state tells what we got
+        self._end(None)  # peer closed; the reader's state tells what we got
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if isinstance(exc, OSError):
-            self._finish(_os_error(exc, "exchange"))
-        else:
-            self._finish(None)
+        self._end(_os_error(exc, "exchange") if isinstance(exc, OSError) else None)
+
+    def _end(self, error: BaseException | None) -> None:
+        if self.open:
+            self.open, self.end_error = False, error
+        self._finish(error)
 
     def _finish(self, error: BaseException | None) -> None:
-        if self.finished.done():
+        if self.finished is None or self.finished.done():
             return
         if error is None:
             self.finished.set_result(None)
         else:
             self.finished.set_exception(error)
+
+
+class Conversation:
+    """One open connection: several request/answer exchanges, each under its own deadline."""
+
+    def __init__(self, protocol: _PumpProtocol, timeouts: Timeouts) -> None:
+        self._protocol = protocol
+        self._timeouts = timeouts
+
+    async def exchange(self, request: bytes, reader: ResponseReader) -> None:
+        """Send ``request`` and feed the answer to ``reader`` until it is done (or the peer
+        closes). The whole answer must arrive within the read timeout: a server trickling a
+        byte at a time cannot extend it."""
+        try:
+            async with asyncio.timeout(self._timeouts.read):
+                await self._protocol.start(request, reader)
+        except TimeoutError:
+            raise TransportError(
+                ErrorReason.TIMEOUT, f"no complete answer within {self._timeouts.read:g}s"
+            ) from None
+
+
+@contextlib.asynccontextmanager
+async def conversation(
+    address: str,
+    port: int,
+    *,
+    timeouts: Timeouts,
+    max_bytes: int = 1 << 20,
+    on_connect: Callable[[], None] | None = None,
+) -> AsyncIterator[Conversation]:
+    """Connect (within the connect timeout) and yield a Conversation; always closes with RST.
+
+    ``max_bytes`` caps everything the peer may send on this connection.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeouts.connect):
+            transport, protocol = await loop.create_connection(
+                lambda: _PumpProtocol(max_bytes), address, port
+            )
+    except TimeoutError:
+        raise TransportError(
+            ErrorReason.TIMEOUT, f"connect timed out after {timeouts.connect:g}s"
+        ) from None
+    except OSError as exc:
+        raise _os_error(exc, "connect") from None
+    if on_connect is not None:
+        on_connect()
+    try:
+        yield Conversation(protocol, timeouts)
+    finally:
+        transport.abort()  # RST, not FIN: we never finish these handshakes
 
 
 async def exchange(
@@ -142,35 +209,14 @@ async def exchange(
 ) -> None:
     """Connect, send ``request``, feed what comes back to ``reader`` until it is done.
 
-    Returns when the reader is done. Raises TransportError for transport problems; the reader's
-    own exceptions (DecodeError) propagate unchanged so the caller can keep what was parsed.
-    A peer that closes early is not an error here: the reader decides whether it saw enough.
-    The whole answer must arrive within ``timeouts.read``: a server trickling a byte at a time
-    cannot extend it.
+    Returns when the reader is done or the peer closed (the reader's state tells what arrived).
+    Raises TransportError for transport problems; the reader's own exceptions (DecodeError)
+    propagate unchanged so the caller can keep what was parsed.
     """
-    loop = asyncio.get_running_loop()
-    try:
-        async with asyncio.timeout(timeouts.connect):
-            transport, protocol = await loop.create_connection(
-                lambda: _ExchangeProtocol(request, reader, max_bytes), address, port
-            )
-    except TimeoutError:
-        raise TransportError(
-            ErrorReason.TIMEOUT, f"connect timed out after {timeouts.connect:g}s"
-        ) from None
-    except OSError as exc:
-        raise _os_error(exc, "connect") from None
-    if on_connect is not None:
-        on_connect()
-    try:
-        async with asyncio.timeout(timeouts.read):
-            await protocol.finished
-    except TimeoutError:
-        raise TransportError(
-            ErrorReason.TIMEOUT, f"no complete answer within {timeouts.read:g}s"
-        ) from None
-    finally:
-        transport.abort()  # RST, not FIN: we never finish these handshakes
+    async with conversation(
+        address, port, timeouts=timeouts, max_bytes=max_bytes, on_connect=on_connect
+    ) as conv:
+        await conv.exchange(request, reader)
 
 
 def _set_linger_zero(transport: asyncio.BaseTransport) -> None:

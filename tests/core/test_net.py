@@ -174,3 +174,27 @@ async def test_rate_limit_spaces_connections() -> None:
 
     await asyncio.gather(*(use() for _ in range(11)))
     assert time.monotonic() - started >= 0.18  # 10 intervals of 20 ms after the first
+
+
+async def test_conversation_runs_several_exchanges_on_one_connection() -> None:
+    from probe.net.stream import conversation
+
+    connections = 0
+
+    async def echo_each(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        for _ in range(2):
+            data = await r.read(100)
+            w.write(data.upper())
+            await w.drain()
+        w.close()
+
+    async with server(echo_each) as port:
+        async with conversation("127.0.0.1", port, timeouts=FAST) as conv:
+            first, second, third = UntilBytes(3), UntilBytes(3), UntilBytes(3)
+            await conv.exchange(b"abc", first)
+            await conv.exchange(b"def", second)
+            await conv.exchange(b"ghi", third)  # the server closed after two: nothing arrives
+        assert (first.data, second.data, third.data) == (b"ABC", b"DEF", b"")
+        assert connections == 1
