@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian 12 (run as root; idempotent):
 #   - the servers and reference clients the lab starts on loopback: openssl (s_server,
-#     s_client), nginx, gnutls-bin (gnutls-serv, gnutls-cli), sslscan, nmap;
+#     s_client), nginx, gnutls-bin (gnutls-serv, gnutls-cli), sslscan, nmap, samba (smbd),
+#     samba-common-bin (smbpasswd, testparm) and smbclient;
 #   - util-linux (unshare: gnutls-serv runs in a private network namespace because it cannot
 #     be told to listen on loopback only) and iproute2 (ss: tests check listeners);
 #   - Python 3 with pip and venv, then probe itself with its [test] extras (editable).
@@ -22,6 +23,9 @@ packages=(
     gnutls-bin
     sslscan
     nmap
+    samba
+    samba-common-bin
+    smbclient
     util-linux
     iproute2
     python3
@@ -44,8 +48,9 @@ export DEBIAN_FRONTEND=noninteractive
 echo "install-test-deps: apt-get update" >&2
 "${sudo[@]}" apt-get update -qq
 echo "install-test-deps: apt-get install ${packages[*]}" >&2
-# Debian's nginx packages try to start nginx after installing; there may be no init system
-# (containers), and the tests must find nothing listening: forbid service starts meanwhile.
+# Debian's nginx and samba packages try to start their daemons after installing; there may be
+# no init system (containers), and the tests must find nothing listening: forbid service starts
+# meanwhile.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [[ ! -e ${policy} ]]; then
@@ -62,7 +67,8 @@ trap cleanup EXIT
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends --no-upgrade "${packages[@]}" >/dev/null
 
 # Fail here, not in the middle of the tests, when something did not land.
-for binary in openssl nginx gnutls-serv gnutls-cli sslscan nmap unshare ss "${python}"; do
+for binary in openssl nginx gnutls-serv gnutls-cli sslscan nmap smbd smbpasswd testparm smbclient \
+    unshare ss "${python}"; do
     if ! command -v "${binary}" >/dev/null 2>&1 && [[ ! -x /usr/sbin/${binary} ]]; then
         echo "install-test-deps: ${binary} is still missing after apt-get install" >&2
         exit 1

@@ -9,6 +9,10 @@ Session-scoped servers start on first use and stay up for the session:
 - ``nginx_factory(ports_count=1, protocols="TLSv1.2 TLSv1.3", ciphers=None, cert="rsa2048",
   dhparam=None, worker_processes=1)`` -> ``NginxServer`` (same arguments -> same server).
 - ``demo_lab`` -> a running ``probe.demo_lab.DemoLab``.
+- ``samba_servers`` -> ``tests.lab.samba.SambaServers``: ``samba_servers["default"]`` starts
+  that Samba smbd configuration (a key of ``tests.lab.samba.SAMBA_CONFIGS``) and returns a
+  ``SambaLabServer(host, port, name, description, expected, shares, user, password, log,
+  conf)``; ``user``/``password`` log in with NTLM on every configuration.
 
 Function-scoped hostile peers, each a started ``tests.lab.hostile.HostileServer`` (``.host``,
 ``.port``, ``.connections``, ``.received``): ``garbage_server``, ``silent_server``,
@@ -35,6 +39,7 @@ if str(_ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) must import 
 from probe.demo_lab import DemoLab  # noqa: E402
 from tests.lab import hostile  # noqa: E402
 from tests.lab.certs import LabCerts, make_lab_certs  # noqa: E402
+from tests.lab.samba import SambaServers  # noqa: E402
 from tests.lab.servers import (  # noqa: E402
     LabServer,
     LabServers,
@@ -59,6 +64,7 @@ LAB_FIXTURES = {
     "gnutls_server",
     "nginx_factory",
     "demo_lab",
+    "samba_servers",
     *HOSTILE_FIXTURES,
 }
 
@@ -134,6 +140,15 @@ def nginx_factory(lab_certs: LabCerts, lab_dir: Path) -> Iterator[NginxFactory]:
 
     with stack:
         yield start
+
+
+@pytest.fixture(scope="session")
+def samba_servers(lab_dir: Path) -> Iterator[SambaServers]:
+    servers = SambaServers(lab_dir / "samba")
+    try:
+        yield servers
+    finally:
+        servers.close()
 
 
 @pytest.fixture(scope="session")
