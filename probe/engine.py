@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 
-from probe.checks import tls
+from probe.checks import smb, tls
 from probe.checks.context import CheckContext, ScanOptions
 from probe.model import ErrorInfo, ErrorReason, Status, Target, TargetResult
 from probe.net.limits import Limits
@@ -23,6 +23,7 @@ Check = Callable[[Target, CheckContext], Awaitable[TargetResult]]
 # The single place checks are registered: a target's ``check`` names one of these.
 CHECKS: dict[str, Check] = {
     "tls": tls.run,
+    "smb": smb.run,
 }
 
 

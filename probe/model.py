@@ -28,6 +28,7 @@ class ErrorReason(StrEnum):
     TIMEOUT = "timeout"  # connect or read took longer than --timeout
     RESET = "reset"  # the peer reset an established connection
     NOT_TLS = "not_tls"  # the peer answered, but not with TLS
+    NOT_SMB = "not_smb"  # the peer answered, but not with SMB
     PROTOCOL_ERROR = "protocol_error"  # the peer's bytes broke the protocol
     CANCELLED = "cancelled"  # the user stopped the scan
     INTERNAL = "internal"  # a bug in probe; the message says where
@@ -103,6 +104,35 @@ class TlsFacts:
 
 
 @dataclass(frozen=True)
+class SmbFacts:
+    """What the SMB check measured without credentials. None means "could not be told"."""
+
+    smb1: bool | None  # the server accepts an SMB1 "NT LM 0.12" negotiate
+    dialects: tuple[str, ...]  # SMB2/3 dialects accepted, one offer each ("2.0.2" .. "3.1.1")
+    preferred_dialect: str | None  # what it picks when offered every dialect
+    ciphers: tuple[str, ...]  # SMB 3.1.1 ciphers accepted, one offer each ("AES-128-GCM", ...)
+    preferred_cipher: str | None  # what it picks when offered every cipher
+    # For 3.1.1 offered with every cipher: "cipher" (it chose one), "no_common_cipher" (an
+    # encryption context naming none), "no_context" (it answered without one).
+    encryption_context: str | None
+    encryption_capability: bool | None  # CAP_ENCRYPTION when 3.0/3.0.2 is negotiated
+    signing_enabled: bool | None
+    signing_required: bool | None
+    signing_algorithm: str | None  # the 3.1.1 signing algorithm it chose when offered all
+    # Server-wide encryption enforcement, told without credentials: a client that did not
+    # negotiate encryption is refused at SESSION_SETUP (ACCESS_DENIED) -> True.
+    encryption_required: bool | None
+    encryption_required_evidence: str | None  # the status that decided it
+    server_guid: str | None
+    system_time: str | None  # ISO 8601 UTC, from the negotiate response
+    max_read: int | None
+    max_write: int | None
+    max_transact: int | None
+    connections: int
+    incomplete: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Finding:
     """A profile requirement that the measured facts do not meet."""
 
@@ -125,3 +155,9 @@ class TargetResult:
     duration_seconds: float
     findings: tuple[Finding, ...] = ()
     passed: bool = False
+    smb: SmbFacts | None = None
+
+    @property
+    def facts(self) -> TlsFacts | SmbFacts | None:
+        """The facts of whichever check ran."""
+        return self.tls if self.tls is not None else self.smb

@@ -17,6 +17,7 @@ from probe.model import Target
 SCHEMES: dict[str, tuple[str, int]] = {
     "tls": ("tls", 443),
     "https": ("tls", 443),
+    "smb": ("smb", 445),
 }
 DEFAULT_SCHEME = "tls"
 

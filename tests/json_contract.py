@@ -17,6 +17,7 @@ TARGET_KEYS = [
     "findings",
     "duration_seconds",
     "tls",
+    "smb",
 ]
 TLS_KEYS = [
     "versions",
@@ -50,3 +51,24 @@ CERT_KEYS = [
     "served_with",
 ]
 FINDING_KEYS = ["id", "severity", "message", "evidence", "rationale", "reference"]
+SMB_KEYS = [
+    "smb1",
+    "dialects",
+    "preferred_dialect",
+    "ciphers",
+    "preferred_cipher",
+    "encryption_context",
+    "encryption_capability",
+    "signing_enabled",
+    "signing_required",
+    "signing_algorithm",
+    "encryption_required",
+    "encryption_required_evidence",
+    "server_guid",
+    "system_time",
+    "max_read",
+    "max_write",
+    "max_transact",
+    "connections",
+    "incomplete",
+]

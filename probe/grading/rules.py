@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from probe.grading import smb_rules
 from probe.model import (
     TLS_VERSION_LABELS,
     CertificateFacts,
@@ -36,8 +37,12 @@ ParamValue = int | str | tuple[str, ...]
 Params = Mapping[str, ParamValue]
 # One problem a rule found: a message for humans and the offending items (or None).
 Violation = tuple[str, str | None]
-CheckFn = Callable[[Params, TlsFacts, datetime], list[Violation]]
-ParamKind = Literal["int", "version", "versions", "suite_properties", "suite_names", "hashes"]
+# A rule's check takes the facts of the check it applies to (TlsFacts, SmbFacts, ...).
+CheckFn = Callable[[Params, Any, datetime], list[Violation]]
+ParamKind = Literal[
+    "int", "version", "versions", "suite_properties", "suite_names", "hashes",
+    "smb_dialect", "smb_ciphers",
+]  # fmt: skip
 
 # Severities from the most to the least serious.
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
@@ -134,6 +139,11 @@ def check_param(param: Param, value: object) -> ParamValue:
         return value
     if param.kind == "version":
         return _check_version(value)
+    if param.kind == "smb_dialect":
+        if not isinstance(value, str) or value not in smb_rules.SMB_DIALECTS:
+            known = ", ".join(smb_rules.SMB_DIALECTS)
+            raise ParamError(f"expected an SMB dialect ({known}), got {_describe(value)}")
+        return value
     items = _check_str_list(value)
     for i, item in enumerate(items):
         try:
@@ -183,6 +193,11 @@ def _check_list_item(kind: ParamKind, item: str) -> None:
         if item not in SUITE_PROPERTIES:
             known = ", ".join(SUITE_PROPERTIES)
             raise ParamError(f'unknown suite property "{item}" (known: {known})')
+    elif kind == "smb_ciphers":
+        if item not in smb_rules.SMB_CIPHERS:
+            raise ParamError(
+                f'unknown SMB cipher "{item}" (known: {", ".join(smb_rules.SMB_CIPHERS)})'
+            )
     elif kind == "hashes":
         if item not in HASH_NAMES:
             raise ParamError(f'unknown hash "{item}" (known: {", ".join(HASH_NAMES)})')
@@ -643,6 +658,41 @@ RULES: dict[str, Rule] = {
             {"days": Param("int", "days of warning before expiry", default=30)},
             certificate_expiry_warning,
         ),
+        Rule(
+            "smb1_disabled",
+            "the server does not accept SMB1",
+            {},
+            smb_rules.smb1_disabled,
+            applies_to=("smb",),
+        ),
+        Rule(
+            "smb_min_dialect",
+            "the highest dialect the server picks is `min` or newer",
+            {"min": Param("smb_dialect", 'the oldest acceptable highest dialect, e.g. "3.0"')},
+            smb_rules.smb_min_dialect,
+            applies_to=("smb",),
+        ),
+        Rule(
+            "smb_ciphers_required",
+            "SMB encryption is supported with one of `ciphers`",
+            {"ciphers": Param("smb_ciphers", 'acceptable ciphers, e.g. ["AES-128-GCM"]')},
+            smb_rules.smb_ciphers_required,
+            applies_to=("smb",),
+        ),
+        Rule(
+            "smb_encryption_required",
+            "the server refuses sessions from clients that do not encrypt",
+            {},
+            smb_rules.smb_encryption_required,
+            applies_to=("smb",),
+        ),
+        Rule(
+            "smb_signing_required",
+            "the server requires SMB signing",
+            {},
+            smb_rules.smb_signing_required,
+            applies_to=("smb",),
+        ),
     )
 }
 
@@ -663,7 +713,7 @@ def evaluate(profile: Profile, result: TargetResult, *, now: datetime) -> Target
         key=lambda f: -severity_rank(f.severity),
     )
     threshold = severity_rank(profile.fail_on)
-    measured_fully = result.tls is None or not result.tls.incomplete
+    measured_fully = result.facts is None or not result.facts.incomplete
     passed = (
         result.status is Status.COMPLETED
         and measured_fully
@@ -677,26 +727,28 @@ INCOMPLETE_ID = "PROBE-INCOMPLETE"
 
 def _incomplete(result: TargetResult) -> Iterator[Finding]:
     """What could not be measured is not judged, so such a target never passes; say why."""
-    if result.tls is None or not result.tls.incomplete:
+    facts = result.facts
+    if facts is None or not facts.incomplete:
         return
-    parts = [f"{what} ({why})" for what, why in sorted(result.tls.incomplete.items())]
+    parts = [f"{what} ({why})" for what, why in sorted(facts.incomplete.items())]
     yield Finding(
         id=INCOMPLETE_ID,
         severity="high",
         message="not everything could be measured: " + "; ".join(parts),
-        evidence=", ".join(sorted(result.tls.incomplete)),
+        evidence=", ".join(sorted(facts.incomplete)),
         rationale="A requirement cannot be judged on facts that were not measured.",
         reference="docs/usage.md#per-target-errors",
     )
 
 
 def _findings(profile: Profile, result: TargetResult, now: datetime) -> Iterator[Finding]:
-    if result.tls is None:
+    facts = result.facts
+    if facts is None:
         return
     for req in profile.requirements:
         if req.applies_to != result.target.check:
             continue
-        for message, evidence in RULES[req.rule].check(req.params, result.tls, now):
+        for message, evidence in RULES[req.rule].check(req.params, facts, now):
             yield Finding(
                 id=req.id,
                 severity=req.severity,

@@ -17,6 +17,7 @@ from probe.model import (
     CertificateFacts,
     ErrorInfo,
     Finding,
+    SmbFacts,
     Status,
     TargetResult,
     TlsFacts,
@@ -52,6 +53,31 @@ def target_to_dict(result: TargetResult) -> JsonObject:
         "findings": [_finding(f) for f in result.findings],
         "duration_seconds": round(result.duration_seconds, 3),
         "tls": None if result.tls is None else _tls(result.tls),
+        "smb": None if result.smb is None else _smb(result.smb),
+    }
+
+
+def _smb(facts: SmbFacts) -> JsonObject:
+    return {
+        "smb1": facts.smb1,
+        "dialects": list(facts.dialects),
+        "preferred_dialect": facts.preferred_dialect,
+        "ciphers": list(facts.ciphers),
+        "preferred_cipher": facts.preferred_cipher,
+        "encryption_context": facts.encryption_context,
+        "encryption_capability": facts.encryption_capability,
+        "signing_enabled": facts.signing_enabled,
+        "signing_required": facts.signing_required,
+        "signing_algorithm": facts.signing_algorithm,
+        "encryption_required": facts.encryption_required,
+        "encryption_required_evidence": facts.encryption_required_evidence,
+        "server_guid": facts.server_guid,
+        "system_time": facts.system_time,
+        "max_read": facts.max_read,
+        "max_write": facts.max_write,
+        "max_transact": facts.max_transact,
+        "connections": facts.connections,
+        "incomplete": dict(facts.incomplete),
     }
 
 

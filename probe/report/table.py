@@ -22,6 +22,7 @@ from probe.model import (
     TLS_VERSION_LABELS,
     CertificateFacts,
     Finding,
+    SmbFacts,
     Status,
     TargetResult,
     TlsFacts,
@@ -74,7 +75,7 @@ def render(console: Console, results: Sequence[TargetResult], profile_name: str)
     if any(row.marked for row in rows):
         console.print(Text("versions: ! weak (deprecated), ? not measured", style="dim"))
     for result in results:
-        if result.findings or result.error or (result.tls and result.tls.incomplete):
+        if result.findings or result.error or (result.facts and result.facts.incomplete):
             console.print()
             console.print(_details(result, narrow))
     console.print()
@@ -93,6 +94,8 @@ class _Row:
 
 
 def _summary_row(result: TargetResult) -> _Row:
+    if result.smb is not None:
+        return _smb_row(result, result.smb)
     versions, marked = _versions_cell(result.tls)
     return _Row(
         target=Text(result.target.given),
@@ -191,11 +194,37 @@ def _severity(severity: str) -> Text:
     return Text(severity.upper(), style=_SEVERITY_STYLE.get(severity, ""))
 
 
+def _smb_row(result: TargetResult, facts: SmbFacts) -> _Row:
+    """SMB in the same columns: dialects for versions, ciphers for suites, enforcement for the
+    certificate column (SMB has none)."""
+    dialects = Text()
+    if facts.smb1:
+        dialects.append("SMB1! ", style="red")
+    dialects.append(" ".join(facts.dialects) or "-")
+    ciphers = Text(
+        ", ".join(facts.ciphers) or ("3.0 CCM" if facts.encryption_capability else "none")
+    )
+    enforcement = Text()
+    for label, value in (("encrypt", facts.encryption_required), ("sign", facts.signing_required)):
+        word = {True: "required", False: "optional", None: "?"}[value]
+        enforcement.append(f"{label} {word}\n", style="" if value else "yellow")
+    enforcement.rstrip()
+    return _Row(
+        target=Text(result.target.given),
+        scan=_scan_cell(result),
+        versions=dialects,
+        marked=bool(facts.smb1),
+        suites=ciphers,
+        certificate=enforcement,
+        verdict=_verdict(result.passed),
+    )
+
+
 def _scan_cell(result: TargetResult) -> Text:
     if result.status is Status.ERROR:
         reason = result.error.reason.value if result.error else "error"
         return Text(reason, style="red")
-    if result.tls is not None and result.tls.incomplete:
+    if result.facts is not None and result.facts.incomplete:
         return Text("partial", style="yellow")
     return Text("ok")
 
@@ -276,8 +305,8 @@ def _details(result: TargetResult, narrow: bool) -> Group:
         line.append(f"({result.error.reason.value}): ")
         line.append(result.error.message)
         parts.append(line)
-    if result.tls is not None:
-        for label, reason in result.tls.incomplete.items():
+    if result.facts is not None:
+        for label, reason in result.facts.incomplete.items():
             parts.append(Text(f"  not measured: {label}: {reason}", style="yellow"))
     ordered = sorted(result.findings, key=lambda f: -severity_rank(f.severity))
     if narrow:

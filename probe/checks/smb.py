@@ -1,0 +1,315 @@
+"""The SMB check: SMB1, SMB2/3 dialects, 3.1.1 ciphers, signing, and encryption enforcement.
+
+Facts only, and no credentials. One connection per question, at most a dozen in all:
+
+* every dialect offered at once (with every cipher and signing algorithm): what the server
+  prefers, its signing mode, GUID, clock and sizes;
+* one offer per dialect 2.0.2, 2.1, 3.0, 3.0.2, and 3.1.1 once per cipher (each of those also
+  says whether 3.1.1 is accepted at all);
+* one SMB1 "NT LM 0.12" negotiate;
+* encryption enforcement: negotiate without offering encryption (no CAP_ENCRYPTION, no
+  encryption context), then SESSION_SETUP with an NTLMSSP NEGOTIATE token. A server that
+  requires encryption server-wide refuses that session with ACCESS_DENIED before any
+  credentials are involved; one that does not answers MORE_PROCESSING_REQUIRED with a challenge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from probe.checks.context import CheckContext
+from probe.codecs.errors import DecodeError
+from probe.codecs.smb2 import (
+    CIPHER_LABEL,
+    DIALECT_LABEL,
+    SIGNING_LABEL,
+    Cipher,
+    Dialect,
+    NbssReader,
+    NegotiateResponse,
+    NotSmbError,
+    Smb2ErrorResponse,
+    Status,
+    build_nbss_session_request,
+    build_negotiate_request,
+    build_session_setup_request,
+    build_smb1_negotiate_request,
+    filetime_to_unix,
+    ntlmssp_anonymous_blob,
+    ntlmssp_negotiate_blob,
+    parse_negotiate_response,
+    parse_session_setup_response,
+    parse_smb1_negotiate_response,
+    status_name,
+)
+from probe.model import ErrorInfo, ErrorReason, SmbFacts, Target, TargetResult
+from probe.model import Status as ScanStatus
+from probe.net.stream import Conversation, Timeouts, TransportError, conversation, resolve
+
+ALL_DIALECTS = (
+    Dialect.SMB2_0_2,
+    Dialect.SMB2_1,
+    Dialect.SMB3_0,
+    Dialect.SMB3_0_2,
+    Dialect.SMB3_1_1,
+)
+ALL_CIPHERS = (Cipher.AES_256_GCM, Cipher.AES_128_GCM, Cipher.AES_256_CCM, Cipher.AES_128_CCM)
+CIPHER_CODE = {label: code for code, label in CIPHER_LABEL.items()}
+NETBIOS_SESSION_PORT = 139  # RFC 1002: a session request must come first
+
+
+class _ProbeFailed(Exception):
+    def __init__(self, reason: ErrorReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class _Endpoint:
+    target: Target
+    address: str
+    ctx: CheckContext
+    connections: int = 0
+    incomplete: dict[str, str] = field(default_factory=dict)
+
+    def _count(self) -> None:
+        self.connections += 1
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[Callable[[bytes], Awaitable[bytes | None]]]:
+        """One connection; yields ``ask(request) -> SMB message | None`` (None: the server
+        closed instead of answering). Transport and decode failures become _ProbeFailed."""
+        t = self.ctx.options.timeout
+
+        async def ask(request: bytes) -> bytes | None:
+            reader = NbssReader()
+            await conv.exchange(request, reader)
+            return reader.message()
+
+        try:
+            async with self.ctx.limits.slot(self.address, self.target.port), conversation(
+                self.address, self.target.port, timeouts=Timeouts(connect=t, read=t),
+                on_connect=self._count,
+            ) as conv:  # fmt: skip
+                if self.target.port == NETBIOS_SESSION_PORT:
+                    await self._netbios_session(conv)
+                yield ask
+        except TransportError as exc:
+            raise _ProbeFailed(exc.reason, exc.message) from None
+        except NotSmbError as exc:
+            raise _ProbeFailed(ErrorReason.NOT_SMB, f"not SMB: {exc}") from None
+        except DecodeError as exc:
+            raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad SMB answer: {exc}") from None
+
+    async def ask_once(self, request: bytes) -> bytes | None:
+        async with self.session() as ask:
+            return await ask(request)
+
+    async def _netbios_session(self, conv: Conversation) -> None:
+        reader = NbssReader()
+        await conv.exchange(build_nbss_session_request("*SMBSERVER", "PROBE"), reader)
+        if reader.session_response != 0x82:  # RFC 1002 4.3.3 POSITIVE SESSION RESPONSE
+            raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, "NetBIOS session request refused")
+
+    def negotiate_request(
+        self, dialects: tuple[int, ...], ciphers: tuple[int, ...] | None, *, encryption: bool = True
+    ) -> bytes:
+        from probe.codecs.smb2 import CAP_ENCRYPTION, SigningAlgorithm
+
+        return build_negotiate_request(
+            dialects=dialects,
+            client_guid=self.ctx.random_bytes(16),
+            salt=self.ctx.random_bytes(32),
+            capabilities=CAP_ENCRYPTION if encryption else 0,
+            ciphers=ciphers,
+            signing_algorithms=tuple(SigningAlgorithm),
+        )
+
+
+def _negotiated(message: bytes | None) -> NegotiateResponse | None:
+    """A successful negotiate response, or None when the server declined the offer."""
+    if message is None:
+        return None
+    try:
+        return parse_negotiate_response(message)
+    except Smb2ErrorResponse:
+        return None  # e.g. STATUS_NOT_SUPPORTED: no dialect in common, the offer was declined
+    except DecodeError as exc:
+        raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad negotiate response: {exc}") from None
+
+
+async def _offer(
+    ep: _Endpoint,
+    dialects: tuple[int, ...],
+    ciphers: tuple[int, ...] | None,
+    *,
+    encryption: bool = True,
+) -> NegotiateResponse | None:
+    request = ep.negotiate_request(dialects, ciphers, encryption=encryption)
+    return _negotiated(await ep.ask_once(request))
+
+
+async def _smb1(ep: _Endpoint) -> bool:
+    answer = await ep.ask_once(build_smb1_negotiate_request(("NT LM 0.12",)))
+    if answer is None:
+        return False
+    try:
+        return parse_smb1_negotiate_response(answer).accepted
+    except DecodeError:
+        return False  # an SMB2 error to an SMB1-only offer: not SMB1
+
+
+async def _encryption_required(ep: _Endpoint, dialects: tuple[int, ...]) -> tuple[bool | None, str]:
+    """Negotiate without offering encryption, then try to open a session.
+
+    Windows refuses the first leg (NTLMSSP NEGOTIATE) with ACCESS_DENIED when it rejects
+    unencrypted access. Samba lets the first leg through and refuses the anonymous second leg
+    with ACCESS_DENIED when encryption is required (an anonymous session has no key to encrypt
+    with); it accepts that leg otherwise. A server refusing every anonymous session looks the
+    same, so the evidence names the step.
+    """
+    negotiate = ep.negotiate_request(dialects, ciphers=(), encryption=False)
+    async with ep.session() as ask:
+        if _negotiated(await ask(negotiate)) is None:
+            return None, "the negotiate without encryption was refused"
+        first = await ask(
+            build_session_setup_request(security_blob=ntlmssp_negotiate_blob(), message_id=1)
+        )
+        if first is None:
+            return None, "the server closed the connection at SESSION_SETUP"
+        leg1 = parse_session_setup_response(first)
+        if leg1.status == Status.ACCESS_DENIED:
+            return True, "SESSION_SETUP (NTLM negotiate) without encryption: ACCESS_DENIED"
+        if leg1.status != Status.MORE_PROCESSING_REQUIRED:
+            return None, f"SESSION_SETUP (NTLM negotiate): {status_name(leg1.status)}"
+        second = await ask(
+            build_session_setup_request(
+                security_blob=ntlmssp_anonymous_blob(), message_id=2, session_id=leg1.session_id
+            )
+        )
+    if second is None:
+        return None, "the server closed the connection at the anonymous SESSION_SETUP"
+    leg2 = parse_session_setup_response(second)
+    if leg2.status == Status.ACCESS_DENIED:
+        return True, (
+            "anonymous SESSION_SETUP without encryption: ACCESS_DENIED (encryption required;"
+            " a server refusing all anonymous sessions would look the same)"
+        )
+    if leg2.status == Status.SUCCESS:
+        return False, "anonymous SESSION_SETUP without encryption: SUCCESS"
+    return None, f"anonymous SESSION_SETUP without encryption: {status_name(leg2.status)}"
+
+
+def _error(target: Target, reason: ErrorReason, message: str, started: float) -> TargetResult:
+    return TargetResult(
+        target=target,
+        status=ScanStatus.ERROR,
+        error=ErrorInfo(reason, message),
+        tls=None,
+        duration_seconds=time.monotonic() - started,
+    )
+
+
+async def run(target: Target, ctx: CheckContext) -> TargetResult:
+    """Measure one SMB endpoint. Never raises: problems become the result's status."""
+    started = time.monotonic()
+    try:
+        address = await resolve(target.host, target.port, ctx.options.timeout)
+    except TransportError as exc:
+        return _error(target, exc.reason, exc.message, started)
+    ep = _Endpoint(target=target, address=address, ctx=ctx)
+
+    # Everything at once first: it is the reachability probe and gives the server's choices.
+    try:
+        best = await _offer(ep, ALL_DIALECTS, ALL_CIPHERS)
+    except _ProbeFailed as exc:
+        return _error(target, exc.reason, exc.message, started)
+    if best is None:
+        return _error(target, ErrorReason.PROTOCOL_ERROR, "no SMB2/3 negotiate answer", started)
+
+    async def guarded(what: str, job: Awaitable[object]) -> object:
+        try:
+            return await job
+        except _ProbeFailed as exc:
+            ep.incomplete[what] = f"{exc.reason.value}: {exc.message}"
+            return None
+
+    singles = [d for d in ALL_DIALECTS if d != Dialect.SMB3_1_1]
+    # Single-dialect offers carry no capabilities (as nmap's do): Samba answers a 3.0 offer that
+    # sets CAP_ENCRYPTION with INVALID_PARAMETER when AES-128-CCM is disabled, which would read
+    # as "dialect not accepted".
+    jobs = {
+        **{
+            f"dialect {DIALECT_LABEL[d]}": _offer(ep, (d,), None, encryption=False) for d in singles
+        },
+        **{f"cipher {CIPHER_LABEL[c]}": _offer(ep, (Dialect.SMB3_1_1,), (c,)) for c in ALL_CIPHERS},
+        "smb1": _smb1(ep),
+        "encryption_required": _encryption_required(ep, (best.dialect,)),
+    }
+    results = dict(
+        zip(jobs, await asyncio.gather(*(guarded(k, j) for k, j in jobs.items())), strict=True)
+    )
+
+    dialects = [DIALECT_LABEL[d] for d in singles if results[f"dialect {DIALECT_LABEL[d]}"]]
+    ciphers: list[str] = []
+    accepts_311 = best.dialect == Dialect.SMB3_1_1
+    for c in ALL_CIPHERS:
+        answer = results[f"cipher {CIPHER_LABEL[c]}"]
+        if isinstance(answer, NegotiateResponse) and answer.dialect == Dialect.SMB3_1_1:
+            accepts_311 = True  # each 3.1.1 offer also tells whether 3.1.1 is accepted at all
+            if answer.cipher == c:
+                ciphers.append(CIPHER_LABEL[c])
+    if accepts_311:
+        dialects.append(DIALECT_LABEL[Dialect.SMB3_1_1])
+    enc = results["encryption_required"]
+    encryption_required, evidence = enc if isinstance(enc, tuple) else (None, None)
+
+    if best.dialect == Dialect.SMB3_1_1:
+        if best.cipher:
+            context = "cipher"
+        else:
+            context = "no_common_cipher" if best.encryption_context_present else "no_context"
+    else:
+        context = None
+    system_time = None
+    if best.system_time:
+        system_time = datetime.fromtimestamp(filetime_to_unix(best.system_time), UTC).isoformat()
+    facts = SmbFacts(
+        smb1=results["smb1"] if isinstance(results["smb1"], bool) else None,
+        dialects=tuple(dialects),  # already in protocol order
+        preferred_dialect=DIALECT_LABEL.get(best.dialect),
+        ciphers=tuple(sorted(ciphers, key=lambda name: CIPHER_CODE[name])),  # [MS-SMB2] order
+        preferred_cipher=CIPHER_LABEL.get(best.cipher) if best.cipher else None,
+        encryption_context=context,
+        encryption_capability=best.encryption_capability
+        if best.dialect in (Dialect.SMB3_0, Dialect.SMB3_0_2)
+        else None,
+        signing_enabled=best.signing_enabled,
+        signing_required=best.signing_required,
+        signing_algorithm=SIGNING_LABEL.get(best.signing_algorithm)
+        if best.signing_algorithm is not None
+        else None,
+        encryption_required=encryption_required,
+        encryption_required_evidence=evidence,
+        server_guid=best.server_guid.hex() if best.server_guid else None,
+        system_time=system_time,
+        max_read=best.max_read,
+        max_write=best.max_write,
+        max_transact=best.max_transact,
+        connections=ep.connections,
+        incomplete=dict(ep.incomplete),
+    )
+    return TargetResult(
+        target=target,
+        status=ScanStatus.COMPLETED,
+        error=None,
+        tls=None,
+        smb=facts,
+        duration_seconds=time.monotonic() - started,
+    )

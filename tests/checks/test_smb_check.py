@@ -1,0 +1,119 @@
+"""The SMB check against real Samba smbd configurations, and hostile peers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from probe.checks import smb
+from probe.checks.context import CheckContext, ScanOptions
+from probe.model import ErrorReason, Status, Target, TargetResult
+from probe.net.limits import Limits
+from tests.lab.samba import SAMBA_CONFIGS
+
+
+def _scan(host: str, port: int, timeout: float = 5.0) -> TargetResult:
+    async def go() -> TargetResult:
+        options = ScanOptions(timeout=timeout)
+        ctx = CheckContext(options=options, limits=Limits(concurrency=16, per_host=5))
+        return await smb.run(
+            Target(given=f"smb://{host}:{port}", host=host, port=port, check="smb"), ctx
+        )
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def samba_results(samba_servers: Any) -> dict[str, tuple[Any, TargetResult]]:
+    return {
+        name: (samba_servers[name], _scan(samba_servers[name].host, samba_servers[name].port))
+        for name in SAMBA_CONFIGS
+    }
+
+
+@pytest.mark.parametrize("name", list(SAMBA_CONFIGS))
+def test_samba_configuration_facts(
+    name: str, samba_results: dict[str, tuple[Any, TargetResult]]
+) -> None:
+    server, result = samba_results[name]
+    expected = server.expected
+    assert result.status is Status.COMPLETED, result.error
+    facts = result.smb
+    assert facts is not None
+    assert facts.incomplete == {}
+    assert facts.smb1 is expected["smb1"]
+    assert list(facts.dialects) == expected["dialects"]
+    assert facts.preferred_dialect == expected["preferred_dialect"]
+    assert list(facts.ciphers) == expected["ciphers"]
+    assert facts.signing_required is expected["signing_required"]
+    assert facts.encryption_required is expected["encryption_required"]
+    if expected["ciphers"]:
+        assert facts.preferred_cipher == expected["preferred_cipher"]
+    if expected.get("cipher_context_absent"):
+        assert facts.encryption_context == "no_context"
+    # a full no-credential grade stays within a dozen connections
+    assert facts.connections <= 12, facts.connections
+
+
+def test_default_profile_grades_samba(samba_results: dict[str, tuple[Any, TargetResult]]) -> None:
+    from datetime import UTC, datetime
+
+    from probe.grading.profile import load_profile
+    from probe.grading.rules import evaluate
+
+    profile = load_profile("azure-transit")
+    graded = {
+        name: {f.id for f in evaluate(profile, result, now=datetime.now(UTC)).findings}
+        for name, (_, result) in samba_results.items()
+    }
+    assert "SMB-NO-SMB1" in graded["smb1_on"] and "SMB-NO-SMB1" not in graded["default"]
+    assert "SMB-MIN-DIALECT" in graded["max_smb2_10"]
+    assert "SMB-ENCRYPTION-REQUIRED" in graded["default"]
+    assert "SMB-ENCRYPTION-REQUIRED" not in graded["encrypt_required"]
+    assert "SMB-SIGNING-REQUIRED" not in graded["signing_mandatory"]
+    assert "SMB-GCM-CIPHER" in graded["encrypt_off"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reasons"),
+    [
+        ("garbage_server", {ErrorReason.NOT_SMB, ErrorReason.PROTOCOL_ERROR}),
+        ("silent_server", {ErrorReason.TIMEOUT}),
+        ("eof_server", {ErrorReason.PROTOCOL_ERROR}),
+        ("trickle_server", {ErrorReason.TIMEOUT, ErrorReason.NOT_SMB}),
+    ],
+)
+def test_hostile_peers_give_clean_errors(
+    fixture: str, reasons: set[ErrorReason], request: pytest.FixtureRequest
+) -> None:
+    server = request.getfixturevalue(fixture)
+    started = time.monotonic()
+    result = _scan(server.host, server.port, timeout=1.0)
+    assert result.status is Status.ERROR
+    assert result.error is not None and result.error.reason in reasons, result.error
+    assert time.monotonic() - started < 3.0
+
+
+def test_a_16mb_nbss_length_is_rejected_at_once() -> None:
+    """A peer whose NBSS header announces 16 MB: refused after 4 bytes, nothing buffered."""
+
+    async def go() -> TargetResult:
+        async def huge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(4096)
+            writer.write(b"\x00\xff\xff\xff" + b"\xfeSMB" + b"\x00" * 60)
+            await writer.drain()
+            await asyncio.sleep(2)
+
+        server = await asyncio.start_server(huge, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            options = ScanOptions(timeout=1.0)
+            ctx = CheckContext(options=options, limits=Limits(concurrency=4, per_host=4))
+            target = Target(given="x", host="127.0.0.1", port=port, check="smb")
+            return await smb.run(target, ctx)
+
+    result = asyncio.run(go())
+    assert result.error is not None and result.error.reason is ErrorReason.PROTOCOL_ERROR
