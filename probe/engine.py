@@ -9,22 +9,31 @@ becomes that target's error result.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 
-from probe.checks import smb, tls
 from probe.checks.context import CheckContext, ScanOptions
 from probe.model import ErrorInfo, ErrorReason, Status, Target, TargetResult
 from probe.net.limits import Limits
 
 Check = Callable[[Target, CheckContext], Awaitable[TargetResult]]
 
-# The single place checks are registered: a target's ``check`` names one of these.
-CHECKS: dict[str, Check] = {
-    "tls": tls.run,
-    "smb": smb.run,
+# The single place checks are registered: a target's ``check`` names the module whose ``run``
+# does it. Modules load on first use, so a TLS scan never imports the SMB codec and back.
+CHECK_MODULES: dict[str, str] = {
+    "tls": "probe.checks.tls",
+    "smb": "probe.checks.smb",
 }
+# Overrides and already-loaded checks (tests register stand-in checks here).
+CHECKS: dict[str, Check] = {}
+
+
+def check_for(name: str) -> Check | None:
+    if name not in CHECKS and name in CHECK_MODULES:
+        CHECKS[name] = importlib.import_module(CHECK_MODULES[name]).run
+    return CHECKS.get(name)
 
 
 def _crash_result(target: Target, exc: BaseException, started: float) -> TargetResult:
@@ -41,16 +50,17 @@ def _crash_result(target: Target, exc: BaseException, started: float) -> TargetR
 
 async def run_one(target: Target, ctx: CheckContext) -> TargetResult:
     started = time.monotonic()
-    check = CHECKS.get(target.check)
-    if check is None:
-        return TargetResult(
-            target=target,
-            status=Status.ERROR,
-            error=ErrorInfo(ErrorReason.INTERNAL, f"no check named {target.check!r}"),
-            tls=None,
-            duration_seconds=0.0,
-        )
     try:
+        check = check_for(target.check)
+        if check is None:
+            message = f"no check named {target.check!r}"
+            return TargetResult(
+                target=target,
+                status=Status.ERROR,
+                error=ErrorInfo(ErrorReason.INTERNAL, message),
+                tls=None,
+                duration_seconds=0.0,
+            )
         return await check(target, ctx)
     except asyncio.CancelledError:
         raise

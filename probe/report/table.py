@@ -71,7 +71,7 @@ def render(console: Console, results: Sequence[TargetResult], profile_name: str)
         for row in rows:
             console.print(_stacked(row))
     else:
-        console.print(_summary_table(rows, console.width))
+        console.print(_summary_table(rows, console.width, any(r.smb for r in results)))
     if any(row.marked for row in rows):
         console.print(Text("versions: ! weak (deprecated), ? not measured", style="dim"))
     for result in results:
@@ -108,15 +108,16 @@ def _summary_row(result: TargetResult) -> _Row:
     )
 
 
-def _summary_table(rows: Sequence[_Row], width: int) -> Table:
+def _summary_table(rows: Sequence[_Row], width: int, has_smb: bool = False) -> Table:
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
     # Keep target names on one line when they fit in a third of the width; other columns wrap.
     longest = max((len(row.target) for row in rows), default=0)
     table.add_column("Target", overflow="fold", no_wrap=longest <= width // 3)
     table.add_column("Scan", overflow="fold")
-    table.add_column("Versions", overflow="fold")
-    table.add_column("Suites", overflow="fold")
-    table.add_column("Cert", overflow="fold")
+    # SMB rows use the same columns for dialects, ciphers and enforcement.
+    table.add_column("Versions / dialects" if has_smb else "Versions", overflow="fold")
+    table.add_column("Suites / ciphers" if has_smb else "Suites", overflow="fold")
+    table.add_column("Cert / enforced" if has_smb else "Cert", overflow="fold")
     table.add_column("Result", no_wrap=True)
     for row in rows:
         table.add_row(row.target, row.scan, row.versions, row.suites, row.certificate, row.verdict)
