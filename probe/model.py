@@ -118,6 +118,7 @@ class SmbFacts:
     encryption_capability: bool | None  # CAP_ENCRYPTION when 3.0/3.0.2 is negotiated
     signing_enabled: bool | None
     signing_required: bool | None
+    signing_algorithms: tuple[str, ...]  # 3.1.1 signing algorithms accepted, one offer each
     signing_algorithm: str | None  # the 3.1.1 signing algorithm it chose when offered all
     # Server-wide encryption enforcement, told without credentials: a client that did not
     # negotiate encryption is refused at SESSION_SETUP (ACCESS_DENIED) -> True.

@@ -61,6 +61,7 @@ SMB_KEYS = [
     "encryption_capability",
     "signing_enabled",
     "signing_required",
+    "signing_algorithms",
     "signing_algorithm",
     "encryption_required",
     "encryption_required_evidence",

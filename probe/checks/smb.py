@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from probe.checks.context import CheckContext
 from probe.codecs.errors import DecodeError
 from probe.codecs.smb2 import (
+    CAP_ENCRYPTION,
     CIPHER_LABEL,
     DIALECT_LABEL,
     SIGNING_LABEL,
@@ -33,6 +34,7 @@ from probe.codecs.smb2 import (
     NbssReader,
     NegotiateResponse,
     NotSmbError,
+    SigningAlgorithm,
     Smb2ErrorResponse,
     Status,
     build_nbss_session_request,
@@ -60,6 +62,10 @@ ALL_DIALECTS = (
 )
 ALL_CIPHERS = (Cipher.AES_256_GCM, Cipher.AES_128_GCM, Cipher.AES_256_CCM, Cipher.AES_128_CCM)
 CIPHER_CODE = {label: code for code, label in CIPHER_LABEL.items()}
+ALL_SIGNING = (SigningAlgorithm.AES_GMAC, SigningAlgorithm.AES_CMAC, SigningAlgorithm.HMAC_SHA256)
+# The four single-cipher 3.1.1 offers each carry one signing algorithm, so the accepted signing
+# algorithms come at no extra connection ([MS-SMB2] 2.2.3.1.7: the server echoes its choice).
+SIGNING_FOR_CIPHER = dict(zip(ALL_CIPHERS, (*ALL_SIGNING, SigningAlgorithm.AES_GMAC), strict=True))
 NETBIOS_SESSION_PORT = 139  # RFC 1002: a session request must come first
 
 
@@ -118,17 +124,20 @@ class _Endpoint:
             raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, "NetBIOS session request refused")
 
     def negotiate_request(
-        self, dialects: tuple[int, ...], ciphers: tuple[int, ...] | None, *, encryption: bool = True
+        self,
+        dialects: tuple[int, ...],
+        ciphers: tuple[int, ...] | None,
+        *,
+        encryption: bool = True,
+        signing: tuple[int, ...] = ALL_SIGNING,
     ) -> bytes:
-        from probe.codecs.smb2 import CAP_ENCRYPTION, SigningAlgorithm
-
         return build_negotiate_request(
             dialects=dialects,
             client_guid=self.ctx.random_bytes(16),
             salt=self.ctx.random_bytes(32),
             capabilities=CAP_ENCRYPTION if encryption else 0,
             ciphers=ciphers,
-            signing_algorithms=tuple(SigningAlgorithm),
+            signing_algorithms=signing,
         )
 
 
@@ -150,8 +159,9 @@ async def _offer(
     ciphers: tuple[int, ...] | None,
     *,
     encryption: bool = True,
+    signing: tuple[int, ...] = ALL_SIGNING,
 ) -> NegotiateResponse | None:
-    request = ep.negotiate_request(dialects, ciphers, encryption=encryption)
+    request = ep.negotiate_request(dialects, ciphers, encryption=encryption, signing=signing)
     return _negotiated(await ep.ask_once(request))
 
 
@@ -248,7 +258,12 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         **{
             f"dialect {DIALECT_LABEL[d]}": _offer(ep, (d,), None, encryption=False) for d in singles
         },
-        **{f"cipher {CIPHER_LABEL[c]}": _offer(ep, (Dialect.SMB3_1_1,), (c,)) for c in ALL_CIPHERS},
+        **{
+            f"cipher {CIPHER_LABEL[c]}": _offer(
+                ep, (Dialect.SMB3_1_1,), (c,), signing=(SIGNING_FOR_CIPHER[c],)
+            )
+            for c in ALL_CIPHERS
+        },
         "smb1": _smb1(ep),
         "encryption_required": _encryption_required(ep, (best.dialect,)),
     }
@@ -258,6 +273,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
 
     dialects = [DIALECT_LABEL[d] for d in singles if results[f"dialect {DIALECT_LABEL[d]}"]]
     ciphers: list[str] = []
+    signing: set[str] = set()
     accepts_311 = best.dialect == Dialect.SMB3_1_1
     for c in ALL_CIPHERS:
         answer = results[f"cipher {CIPHER_LABEL[c]}"]
@@ -265,6 +281,8 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
             accepts_311 = True  # each 3.1.1 offer also tells whether 3.1.1 is accepted at all
             if answer.cipher == c:
                 ciphers.append(CIPHER_LABEL[c])
+            if answer.signing_algorithm == SIGNING_FOR_CIPHER[c]:
+                signing.add(SIGNING_LABEL[answer.signing_algorithm])
     if accepts_311:
         dialects.append(DIALECT_LABEL[Dialect.SMB3_1_1])
     enc = results["encryption_required"]
@@ -292,6 +310,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         else None,
         signing_enabled=best.signing_enabled,
         signing_required=best.signing_required,
+        signing_algorithms=tuple(label for label in SIGNING_LABEL.values() if label in signing),
         signing_algorithm=SIGNING_LABEL.get(best.signing_algorithm)
         if best.signing_algorithm is not None
         else None,

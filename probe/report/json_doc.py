@@ -68,6 +68,7 @@ def _smb(facts: SmbFacts) -> JsonObject:
         "encryption_capability": facts.encryption_capability,
         "signing_enabled": facts.signing_enabled,
         "signing_required": facts.signing_required,
+        "signing_algorithms": list(facts.signing_algorithms),
         "signing_algorithm": facts.signing_algorithm,
         "encryption_required": facts.encryption_required,
         "encryption_required_evidence": facts.encryption_required_evidence,

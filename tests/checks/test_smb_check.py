@@ -54,6 +54,9 @@ def test_samba_configuration_facts(
         assert facts.preferred_cipher == expected["preferred_cipher"]
     if expected.get("cipher_context_absent"):
         assert facts.encryption_context == "no_context"
+    if "3.1.1" in expected["dialects"]:  # Samba 4.17 accepts all three, one offer each
+        assert facts.signing_algorithms == ("HMAC-SHA256", "AES-CMAC", "AES-GMAC")
+        assert facts.signing_algorithm == "AES-GMAC"
     # a full no-credential grade stays within a dozen connections
     assert facts.connections <= 12, facts.connections
 

@@ -23,6 +23,7 @@ GOOD = SmbFacts(
     encryption_capability=None,
     signing_enabled=True,
     signing_required=True,
+    signing_algorithms=("HMAC-SHA256", "AES-CMAC", "AES-GMAC"),
     signing_algorithm="AES-GMAC",
     encryption_required=True,
     encryption_required_evidence="SESSION_SETUP without encryption: ACCESS_DENIED",
