@@ -120,3 +120,17 @@ def test_a_16mb_nbss_length_is_rejected_at_once() -> None:
 
     result = asyncio.run(go())
     assert result.error is not None and result.error.reason is ErrorReason.PROTOCOL_ERROR
+
+
+def test_port_139_speaks_netbios_session_service_first(tmp_path: Any) -> None:
+    """On 139 (a fixed port below the ephemeral range) probe sends an RFC 1002 session request
+    before SMB. Samba would also take direct SMB there, so what this proves is that the request
+    is well formed: a negative session response would make the scan an error."""
+    from tests.lab.samba import SambaServer
+
+    with SambaServer("default", tmp_path, port=139) as server:
+        result = _scan(server.host, 139)
+    assert result.status is Status.COMPLETED, result.error
+    assert result.smb is not None
+    assert result.smb.preferred_dialect == "3.1.1"
+    assert list(result.smb.dialects) == server.expected["dialects"]

@@ -340,7 +340,7 @@ def _stop_helpers(conf: Path) -> None:
 class SambaServer:
     """``with SambaServer("default", workdir) as server:`` -> a running ``SambaLabServer``."""
 
-    def __init__(self, name: str, workdir: Path) -> None:
+    def __init__(self, name: str, workdir: Path, *, port: int | None = None) -> None:
         if name not in SAMBA_CONFIGS:
             raise KeyError(f"no Samba configuration {name!r}; known: {', '.join(SAMBA_CONFIGS)}")
         self.config = SAMBA_CONFIGS[name]
@@ -348,6 +348,7 @@ class SambaServer:
         self.conf = self.root / "smb.conf"
         self.sockets = self.root
         self._stack = contextlib.ExitStack()
+        self.fixed_port = port  # e.g. 139, where clients speak NetBIOS session service first
 
     def _prepare(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -417,6 +418,7 @@ class SambaServer:
                     log=self.root / "smbd.log",
                     timeout=SAMBA_START_TIMEOUT,
                     cwd=self.root,
+                    fixed_ports=[self.fixed_port] if self.fixed_port else None,
                 )
             )
         except BaseException:

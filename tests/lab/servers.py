@@ -161,10 +161,14 @@ def run_server(
     timeout: float = START_TIMEOUT,
     attempts: int = 3,
     cwd: Path | None = None,
+    fixed_ports: list[int] | None = None,
 ) -> Iterator[tuple[ServerProcess, list[int]]]:
-    """Start ``build(ports)`` and wait until every port accepts; retry on a port clash."""
+    """Start ``build(ports)`` and wait until every port accepts; retry on a port clash.
+
+    ``fixed_ports`` (below 32768, outside the ephemeral range) replaces the kernel's choice
+    for servers whose protocol is tied to a port, such as NetBIOS sessions on 139."""
     for attempt in range(attempts):
-        chosen = free_ports(ports, host)
+        chosen = list(fixed_ports) if fixed_ports else free_ports(ports, host)
         server = ServerProcess(build(chosen), log, cwd=cwd)
         try:
             for port in chosen:
