@@ -254,7 +254,8 @@ ProfileOpt = Annotated[
 @app.command("scan")
 def scan_command(
     targets: Annotated[
-        list[str] | None, typer.Argument(help="host, host:port, [v6]:port, tls://host, CIDR")
+        list[str] | None,
+        typer.Argument(help="host, host:port, \\[v6]:port, tls://host, smb://host, CIDR"),
     ] = None,
     file: Annotated[
         list[str] | None,

@@ -80,3 +80,10 @@ def test_no_arguments_shows_help() -> None:
     run = run_probe()
     assert run.returncode in (0, 2), run.describe()
     assert "scan" in run.stdout + run.stderr
+
+
+def test_scan_help_shows_every_target_form() -> None:
+    run = run_probe("scan", "--help")
+    assert run.returncode == 0
+    for form in ("host:port", "[v6]:port", "tls://host", "smb://host", "CIDR"):
+        assert form in run.stdout, form  # "[v6]" once vanished as rich markup
