@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+SMB_PASSWORD_ENV = "PROBE_SMB_PASSWORD"
 DEFAULT_PROFILE = "azure-transit"
 
 app = typer.Typer(
@@ -283,11 +284,29 @@ def scan_command(
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="Never show a progress bar.")
     ] = False,
+    smb_user: Annotated[
+        str | None, typer.Option("--smb-user", help="SMB user for the authenticated probe.")
+    ] = None,
+    smb_password: Annotated[
+        str | None,
+        typer.Option(
+            "--smb-password",
+            envvar=SMB_PASSWORD_ENV,
+            show_envvar=True,
+            help="SMB password (prefer the environment variable: arguments show in ps).",
+        ),
+    ] = None,
+    smb_domain: Annotated[str, typer.Option("--smb-domain", help="SMB domain or workgroup.")] = "",
+    smb_share: Annotated[
+        str | None, typer.Option("--smb-share", help="Share whose encryption to check.")
+    ] = None,
 ) -> None:
     """Scan endpoints and grade them against a profile."""
     from probe.targets import collect_targets
 
     profile = _load_profile(profile_name)
+    if smb_user is None and (smb_share is not None or smb_domain):
+        raise _usage_error("--smb-share and --smb-domain need --smb-user")
     if json_out == "-" and jsonl_out == "-":
         raise _usage_error("--json - and --jsonl - cannot both write to stdout")
     if ca_file is not None and not Path(ca_file).is_file():
@@ -314,6 +333,10 @@ def scan_command(
                 "rate": rate,
                 "retries": retries,
                 "ca_file": ca_file,
+                "smb_user": smb_user,
+                "smb_password": smb_password,
+                "smb_domain": smb_domain,
+                "smb_share": smb_share,
             },
             outputs,
             progress=not no_progress,

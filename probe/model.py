@@ -104,6 +104,29 @@ class TlsFacts:
 
 
 @dataclass(frozen=True)
+class ShareFacts:
+    """One requested share, as the authenticated (or guest) session saw it."""
+
+    encrypt_data: bool | None  # ShareFlags ENCRYPT_DATA; None when the tree connect failed
+    accessible: bool  # TREE_CONNECT succeeded
+    error: str | None  # e.g. "STATUS_ACCESS_DENIED", "STATUS_BAD_NETWORK_NAME"
+
+
+@dataclass(frozen=True)
+class SmbAuthFacts:
+    """What a login told. None means "could not be told" (or, for ``authenticated``, that no
+    credentials were given; ``auth_error`` then says why when a login was attempted)."""
+
+    authenticated: bool | None  # the credentials were accepted as themselves (not as guest)
+    auth_error: str | None  # finding-free error text, never the password
+    # SessionFlags ENCRYPT_DATA as the server sent it. A guest session has no key, so cannot
+    # be encrypted whatever this says (Samba 4.17 with "desired" sets it on guest sessions).
+    session_encrypt_data: bool | None
+    session_is_guest: bool | None  # the server turned the login into a guest session
+    shares: Mapping[str, ShareFacts] = field(default_factory=dict)  # the requested share only
+
+
+@dataclass(frozen=True)
 class SmbFacts:
     """What the SMB check measured without credentials. None means "could not be told"."""
 
@@ -131,6 +154,10 @@ class SmbFacts:
     max_transact: int | None
     connections: int
     incomplete: Mapping[str, str] = field(default_factory=dict)
+    # A login with a random non-existent user and password got a session (guest access).
+    guest_access: bool | None = None
+    guest_evidence: str | None = None
+    auth: SmbAuthFacts | None = None  # only when credentials were given
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ SMB_KEYS = [
     "max_read",
     "max_write",
     "max_transact",
+    "guest_access",
+    "guest_evidence",
+    "auth",
     "connections",
     "incomplete",
 ]

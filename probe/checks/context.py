@@ -18,6 +18,12 @@ class ScanOptions:
     rate: float | None = None  # new connections per second across the scan
     retries: int = 2  # extra attempts after a connection reset, with backoff
     ca_file: str | None = None  # trust only this CA bundle instead of the system store
+    # SMB credentials for the optional authenticated probe. The password never reaches a
+    # result, a log or a repr.
+    smb_user: str | None = None
+    smb_password: str | None = field(default=None, repr=False)
+    smb_domain: str = ""
+    smb_share: str | None = None
 
 
 def utc_now() -> datetime:

@@ -49,7 +49,7 @@ from probe.codecs.smb2 import (
     parse_smb1_negotiate_response,
     status_name,
 )
-from probe.model import ErrorInfo, ErrorReason, SmbFacts, Target, TargetResult
+from probe.model import ErrorInfo, ErrorReason, SmbAuthFacts, SmbFacts, Target, TargetResult
 from probe.model import Status as ScanStatus
 from probe.net.stream import Conversation, Timeouts, TransportError, conversation, resolve
 
@@ -216,6 +216,37 @@ async def _encryption_required(ep: _Endpoint, dialects: tuple[int, ...]) -> tupl
     return None, f"anonymous SESSION_SETUP without encryption: {status_name(leg2.status)}"
 
 
+async def _logins(ep: _Endpoint) -> tuple[bool | None, str | None, SmbAuthFacts | None]:
+    """Guest access (always) and the credentialed probe (when credentials were given), through
+    smbprotocol's NTLM; each is one more connection under the same per-endpoint cap."""
+    from probe.checks.smb_auth import probe_credentials, probe_guest
+
+    options = ep.ctx.options
+    if ep.target.port == NETBIOS_SESSION_PORT:
+        # smbprotocol cannot send the NetBIOS session request that port 139 may need.
+        ep.incomplete["guest_access"] = "not measured on port 139"
+        return None, None, None
+    async with ep.ctx.limits.slot(ep.address, ep.target.port):
+        ep.connections += 1
+        guest, evidence = await probe_guest(ep.address, ep.target.port, timeout=options.timeout)
+    if guest is None:
+        ep.incomplete["guest_access"] = evidence
+    auth = None
+    if options.smb_user is not None:
+        async with ep.ctx.limits.slot(ep.address, ep.target.port):
+            ep.connections += 1
+            auth = await probe_credentials(
+                ep.address,
+                ep.target.port,
+                user=options.smb_user,
+                password=options.smb_password or "",
+                domain=options.smb_domain,
+                share=options.smb_share,
+                timeout=options.timeout,
+            )
+    return guest, evidence, auth
+
+
 def _error(target: Target, reason: ErrorReason, message: str, started: float) -> TargetResult:
     return TargetResult(
         target=target,
@@ -267,6 +298,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         "smb1": _smb1(ep),
         "encryption_required": _encryption_required(ep, (best.dialect,)),
     }
+    logins = asyncio.ensure_future(_logins(ep))  # smbprotocol works in threads meanwhile
     results = dict(
         zip(jobs, await asyncio.gather(*(guarded(k, j) for k, j in jobs.items())), strict=True)
     )
@@ -285,6 +317,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
                 signing.add(SIGNING_LABEL[answer.signing_algorithm])
     if accepts_311:
         dialects.append(DIALECT_LABEL[Dialect.SMB3_1_1])
+    guest_access, guest_evidence, auth = await logins
     enc = results["encryption_required"]
     encryption_required, evidence = enc if isinstance(enc, tuple) else (None, None)
 
@@ -323,6 +356,9 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         max_transact=best.max_transact,
         connections=ep.connections,
         incomplete=dict(ep.incomplete),
+        guest_access=guest_access,
+        guest_evidence=guest_evidence,
+        auth=auth,
     )
     return TargetResult(
         target=target,

@@ -687,6 +687,13 @@ RULES: dict[str, Rule] = {
             applies_to=("smb",),
         ),
         Rule(
+            "smb_guest_refused",
+            "an unknown user gets no session (no guest access)",
+            {},
+            smb_rules.smb_guest_refused,
+            applies_to=("smb",),
+        ),
+        Rule(
             "smb_signing_required",
             "the server requires SMB signing",
             {},

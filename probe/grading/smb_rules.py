@@ -67,10 +67,20 @@ def smb_ciphers_required(
     return [("SMB encryption is not supported at all", None)]
 
 
+def _encrypted_by_demand(facts: SmbFacts) -> bool:
+    """With credentials: the server encrypted the session, or the share the user named."""
+    auth = facts.auth
+    if auth is None or not auth.authenticated or auth.session_is_guest:
+        return False
+    return bool(auth.session_encrypt_data) or any(s.encrypt_data for s in auth.shares.values())
+
+
 def smb_encryption_required(
     params: Mapping[str, ParamValue], facts: SmbFacts, now: datetime
 ) -> list[Violation]:
     if facts.encryption_required is True:
+        return []
+    if _encrypted_by_demand(facts):
         return []
     if facts.encryption_required is False:
         return [
@@ -97,3 +107,12 @@ def smb_signing_required(
             ("SMB signing is not required: unsigned sessions can be tampered with or relayed", None)
         ]
     return [("could not tell whether SMB signing is required", None)]
+
+
+def smb_guest_refused(
+    params: Mapping[str, ParamValue], facts: SmbFacts, now: datetime
+) -> list[Violation]:
+    if facts.guest_access:
+        message = "grants a session to an unknown user (guest access): no key to sign or encrypt"
+        return [(message, facts.guest_evidence)]
+    return []  # not measured: the target's incomplete entry says so and it cannot pass

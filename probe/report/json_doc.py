@@ -17,6 +17,7 @@ from probe.model import (
     CertificateFacts,
     ErrorInfo,
     Finding,
+    SmbAuthFacts,
     SmbFacts,
     Status,
     TargetResult,
@@ -77,8 +78,24 @@ def _smb(facts: SmbFacts) -> JsonObject:
         "max_read": facts.max_read,
         "max_write": facts.max_write,
         "max_transact": facts.max_transact,
+        "guest_access": facts.guest_access,
+        "guest_evidence": facts.guest_evidence,
+        "auth": None if facts.auth is None else _smb_auth(facts.auth),
         "connections": facts.connections,
         "incomplete": dict(facts.incomplete),
+    }
+
+
+def _smb_auth(auth: SmbAuthFacts) -> JsonObject:
+    return {
+        "authenticated": auth.authenticated,
+        "auth_error": auth.auth_error,
+        "session_encrypt_data": auth.session_encrypt_data,
+        "session_is_guest": auth.session_is_guest,
+        "shares": {
+            name: {"encrypt_data": s.encrypt_data, "accessible": s.accessible, "error": s.error}
+            for name, s in auth.shares.items()
+        },
     }
 
 

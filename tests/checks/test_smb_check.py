@@ -134,3 +134,38 @@ def test_port_139_speaks_netbios_session_service_first(tmp_path: Any) -> None:
     assert result.smb is not None
     assert result.smb.preferred_dialect == "3.1.1"
     assert list(result.smb.dialects) == server.expected["dialects"]
+
+
+def test_guest_access_is_measured_without_credentials(
+    samba_results: dict[str, tuple[Any, TargetResult]],
+) -> None:
+    for name, (server, result) in samba_results.items():
+        assert result.smb is not None
+        assert result.smb.guest_access is server.expected["guest_session"], name
+        assert result.smb.auth is None  # no credentials given
+
+
+def test_cli_with_credentials_reports_share_encryption_and_hides_the_password(
+    samba_servers: Any,
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    server = samba_servers["default"]
+    env = {**os.environ, "PROBE_SMB_PASSWORD": server.password}
+    run = subprocess.run(
+        [sys.executable, "-m", "probe", "scan", f"smb://{server.host}:{server.port}",
+         "--smb-user", server.user, "--smb-share", "secret", "--json", "-"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert server.password not in run.stdout + run.stderr
+    doc = json.loads(run.stdout)
+    auth = doc["targets"][0]["smb"]["auth"]
+    assert auth["authenticated"] is True and auth["session_is_guest"] is False
+    assert auth["shares"] == {"secret": {"encrypt_data": True, "accessible": True, "error": None}}
+    ids = {f["id"] for f in doc["targets"][0]["findings"]}
+    # the share the user named is encrypted by demand, so encryption counts as required there
+    assert "SMB-ENCRYPTION-REQUIRED" not in ids
+    assert "SMB-NO-GUEST" in ids  # the default configuration maps unknown users to guest

@@ -32,7 +32,8 @@ GOOD = SmbFacts(
     max_read=8388608,
     max_write=8388608,
     max_transact=8388608,
-    connections=11,
+    connections=12,
+    guest_access=False,
 )
 
 
@@ -68,6 +69,7 @@ def test_a_hardened_server_passes() -> None:
         ({"encryption_required": False}, "SMB-ENCRYPTION-REQUIRED"),
         ({"encryption_required": None}, "SMB-ENCRYPTION-REQUIRED"),
         ({"signing_required": False}, "SMB-SIGNING-REQUIRED"),
+        ({"guest_access": True}, "SMB-NO-GUEST"),
     ],
 )
 def test_each_weakness_gives_its_finding(change: dict[str, object], finding: str) -> None:
@@ -97,3 +99,19 @@ def test_smb_rules_do_not_apply_to_tls_targets_and_params_are_checked() -> None:
             'params = { min = "4.0" }\napplies_to = "smb"\nrationale = "r"\nreference = "r"\n',
             source="x.toml",
         )
+
+
+def test_an_encrypted_named_share_satisfies_encryption_required() -> None:
+    from probe.model import ShareFacts, SmbAuthFacts
+
+    def with_share(encrypted: bool, guest: bool = False) -> SmbFacts:
+        auth = SmbAuthFacts(
+            authenticated=not guest, auth_error=None, session_encrypt_data=False,
+            session_is_guest=guest,
+            shares={"secret": ShareFacts(encrypt_data=encrypted, accessible=True, error=None)},
+        )  # fmt: skip
+        return dataclasses.replace(GOOD, encryption_required=False, auth=auth)
+
+    assert "SMB-ENCRYPTION-REQUIRED" not in _ids(with_share(True))
+    assert "SMB-ENCRYPTION-REQUIRED" in _ids(with_share(False))
+    assert "SMB-ENCRYPTION-REQUIRED" in _ids(with_share(True, guest=True))  # a guest proves nothing
