@@ -43,6 +43,8 @@ from probe.codecs.smb2 import (
     build_smb1_negotiate_request,
     filetime_to_unix,
     ntlmssp_anonymous_blob,
+    ntlmssp_authenticate_blob,
+    ntlmssp_authenticate_message,
     ntlmssp_negotiate_blob,
     parse_negotiate_response,
     parse_session_setup_response,
@@ -216,23 +218,65 @@ async def _encryption_required(ep: _Endpoint, dialects: tuple[int, ...]) -> tupl
     return None, f"anonymous SESSION_SETUP without encryption: {status_name(leg2.status)}"
 
 
-async def _logins(ep: _Endpoint) -> tuple[bool | None, str | None, SmbAuthFacts | None]:
-    """Guest access (always) and the credentialed probe (when credentials were given), through
-    smbprotocol's NTLM; each is one more connection under the same per-endpoint cap."""
-    from probe.checks.smb_auth import probe_credentials, probe_guest
+async def _guest_access(ep: _Endpoint, dialects: tuple[int, ...]) -> tuple[bool | None, str]:
+    """Log in as a random unknown user with a response no password produced. A session granted
+    (SessionFlags IS_GUEST or IS_NULL) is guest access; a refusal status is none."""
+    # A random 24-byte response: no password made it, and the user does not exist. (Samba
+    # 4.17 answers an NTLMv2-shaped response without the server's AV pairs with
+    # INVALID_PARAMETER before it looks the user up.)
+    nt_response = ep.ctx.random_bytes(24)
+    user = "probe-" + ep.ctx.random_bytes(6).hex()
+    login = ntlmssp_authenticate_message(
+        user=user, domain="", workstation="PROBE", nt_response=nt_response
+    )
+    async with ep.session() as ask:
+        if _negotiated(await ask(ep.negotiate_request(dialects, ALL_CIPHERS))) is None:
+            return None, "the negotiate was refused"
+        first = await ask(
+            build_session_setup_request(security_blob=ntlmssp_negotiate_blob(), message_id=1)
+        )
+        if first is None:
+            return None, "the server closed the connection at SESSION_SETUP"
+        leg1 = parse_session_setup_response(first)
+        if leg1.status != Status.MORE_PROCESSING_REQUIRED:
+            return None, f"SESSION_SETUP (NTLM negotiate): {status_name(leg1.status)}"
+        second = await ask(
+            build_session_setup_request(
+                security_blob=ntlmssp_authenticate_blob(login),
+                message_id=2,
+                session_id=leg1.session_id,
+            )
+        )
+    if second is None:
+        return None, "the server closed the connection at the guest SESSION_SETUP"
+    leg2 = parse_session_setup_response(second)
+    evidence = f"login as unknown user {user}: {status_name(leg2.status)}"
+    if leg2.status == Status.SUCCESS:
+        return True, f"{evidence}, SessionFlags 0x{leg2.session_flags:04X}"
+    if leg2.status in (Status.LOGON_FAILURE, Status.ACCESS_DENIED):
+        return False, evidence
+    return None, evidence
 
+
+async def _logins(
+    ep: _Endpoint, dialects: tuple[int, ...]
+) -> tuple[bool | None, str | None, SmbAuthFacts | None]:
+    """Guest access (always, with our own codec) and the credentialed probe (when credentials
+    were given, through smbprotocol's NTLM); one connection each, under the same caps."""
     options = ep.ctx.options
-    if ep.target.port == NETBIOS_SESSION_PORT:
-        # smbprotocol cannot send the NetBIOS session request that port 139 may need.
-        ep.incomplete["guest_access"] = "not measured on port 139"
-        return None, None, None
-    async with ep.ctx.limits.slot(ep.address, ep.target.port):
-        ep.connections += 1
-        guest, evidence = await probe_guest(ep.address, ep.target.port, timeout=options.timeout)
+    try:
+        guest, evidence = await _guest_access(ep, dialects)
+    except _ProbeFailed as exc:
+        guest, evidence = None, f"{exc.reason.value}: {exc.message}"
     if guest is None:
         ep.incomplete["guest_access"] = evidence
     auth = None
-    if options.smb_user is not None:
+    if ep.target.port == NETBIOS_SESSION_PORT and options.smb_user is not None:
+        # smbprotocol cannot send the NetBIOS session request that port 139 may need.
+        ep.incomplete["authenticated login"] = "not made on port 139"
+    elif options.smb_user is not None:
+        from probe.checks.smb_auth import probe_credentials
+
         async with ep.ctx.limits.slot(ep.address, ep.target.port):
             ep.connections += 1
             auth = await probe_credentials(
@@ -298,7 +342,9 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         "smb1": _smb1(ep),
         "encryption_required": _encryption_required(ep, (best.dialect,)),
     }
-    logins = asyncio.ensure_future(_logins(ep))  # smbprotocol works in threads meanwhile
+    logins = asyncio.ensure_future(
+        _logins(ep, (best.dialect,))
+    )  # smbprotocol works in threads meanwhile
     results = dict(
         zip(jobs, await asyncio.gather(*(guarded(k, j) for k, j in jobs.items())), strict=True)
     )

@@ -398,6 +398,9 @@ async def probe_credentials(
 async def probe_guest(host: str, port: int, *, timeout: float) -> tuple[bool | None, str]:
     """Log in as a random, non-existent user with a random password.
 
+    The scan's own guest probe (probe.checks.smb._guest_access) uses probe's codec and costs no
+    smbprotocol import; this smbprotocol version is the second implementation its tests agree with.
+
     True: the server gave a session anyway (a guest session, or, worse, a real one);
     False: it refused the login (the status is the evidence); None: it could not be told
     (connect failure, timeout, no session setup answer). The evidence never holds the

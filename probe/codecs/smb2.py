@@ -1130,8 +1130,49 @@ def ntlmssp_anonymous_authenticate_message(flags: int = NTLMSSP_ANONYMOUS_FLAGS)
     return b"NTLMSSP\x00" + struct.pack("<I", 3) + fields + struct.pack("<I", flags) + b"\x00"
 
 
+# NTLMSSP flags for a (guest) AUTHENTICATE: UNICODE | REQUEST_TARGET | NTLM | ALWAYS_SIGN |
+# EXTENDED_SESSIONSECURITY | TARGET_INFO | 128 | 56 ([MS-NLMP] 2.2.2.5); no KEY_EXCH: the
+# login is meant to fail or become a guest session, so no session key is offered.
+NTLMSSP_AUTHENTICATE_FLAGS = (
+    0x00000001 | 0x00000004 | 0x00000200 | 0x00008000 | 0x00080000 | 0x00800000
+    | 0x20000000 | 0x80000000
+)  # fmt: skip
+
+
+def ntlmssp_authenticate_message(
+    *,
+    user: str,
+    domain: str,
+    workstation: str,
+    nt_response: bytes,
+    lm_response: bytes = b"\0" * 24,
+    flags: int = NTLMSSP_AUTHENTICATE_FLAGS,
+) -> bytes:
+    """An NTLMSSP AUTHENTICATE_MESSAGE ([MS-NLMP] 2.2.1.3) with Unicode names and the given
+    responses, no Version, no MIC and no session key."""
+    payloads = [
+        lm_response,
+        nt_response,
+        domain.encode("utf-16-le"),
+        user.encode("utf-16-le"),
+        workstation.encode("utf-16-le"),
+        b"",  # EncryptedRandomSessionKey
+    ]
+    offset = 64  # Signature, MessageType, six 8-byte fields, NegotiateFlags
+    fields = b""
+    for payload in payloads:
+        fields += struct.pack("<HHI", len(payload), len(payload), offset)
+        offset += len(payload)
+    header = b"NTLMSSP\x00" + struct.pack("<I", 3) + fields + struct.pack("<I", flags)
+    return header + b"".join(payloads)
+
+
+def ntlmssp_authenticate_blob(message: bytes) -> bytes:
+    """The SPNEGO NegTokenResp (RFC 4178 4.2.2) carrying an AUTHENTICATE as responseToken."""
+    return _der(0xA1, _der(0x30, _der(0xA2, _der(0x04, message))))
+
+
 def ntlmssp_anonymous_blob() -> bytes:
     """The SPNEGO NegTokenResp (RFC 4178 4.2.2) carrying an anonymous AUTHENTICATE as its
     responseToken: the second SESSION_SETUP leg of a null session."""
-    token = _der(0x04, ntlmssp_anonymous_authenticate_message())
-    return _der(0xA1, _der(0x30, _der(0xA2, token)))
+    return ntlmssp_authenticate_blob(ntlmssp_anonymous_authenticate_message())
