@@ -395,3 +395,28 @@ def test_labels_and_time() -> None:
     assert PREAUTH_SHA512 == 1
     assert filetime_to_unix(116_444_736_000_000_000) == 0.0
     assert filetime_to_unix(116_444_736_000_000_000 + 15_000_000) == 1.5
+
+
+def test_ntlmssp_authenticate_message_layout() -> None:
+    """[MS-NLMP] 2.2.1.3: six (len, maxlen, offset) fields point at the payloads in order."""
+    import struct
+
+    from probe.codecs.smb2 import ntlmssp_authenticate_blob, ntlmssp_authenticate_message
+
+    nt = bytes(range(24))
+    msg = ntlmssp_authenticate_message(user="üser", domain="D", workstation="WS", nt_response=nt)
+    assert msg[:8] == b"NTLMSSP\x00" and struct.unpack_from("<I", msg, 8) == (3,)
+    fields = [struct.unpack_from("<HHI", msg, 12 + 8 * i) for i in range(6)]
+    payloads = [msg[offset : offset + length] for length, _, offset in fields]
+    assert [length == maxlen for length, maxlen, _ in fields] == [True] * 6
+    assert payloads == [
+        b"\x00" * 24,
+        nt,
+        "D".encode("utf-16-le"),
+        "üser".encode("utf-16-le"),
+        "WS".encode("utf-16-le"),
+        b"",
+    ]
+    assert fields[0][2] == 64  # payloads start right after NegotiateFlags: no Version, no MIC
+    blob = ntlmssp_authenticate_blob(msg)
+    assert blob[0] == 0xA1 and blob.endswith(msg)  # SPNEGO NegTokenResp wrapping the token
