@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tls_bench import ROOT, measure
+from tls_bench import ROOT, measure, probe_command, rerun_in_namespace
 
 NMAP_SCRIPTS = "smb-protocols,smb2-security-mode,smb2-capabilities"
 
@@ -30,17 +30,7 @@ def main() -> int:
     parser.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.in_namespace:
-        argv = [
-            "unshare",
-            "--net",
-            "--",
-            sys.executable,
-            __file__,
-            "--in-namespace",
-            "--runs",
-            str(args.runs),
-        ]
-        return subprocess.call(argv)
+        return rerun_in_namespace(__file__, ["--runs", str(args.runs)])
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
@@ -54,7 +44,7 @@ def main() -> int:
         rows = [
             measure(
                 "probe smb",
-                [sys.executable, "-m", "probe", "scan", target, "--no-progress"],
+                probe_command(["scan", target, "--no-progress"]),
                 args.runs,
             ),
             measure(

@@ -39,6 +39,35 @@ SSLYZE_FULL_GRADE = [
 ]
 
 
+def install_probe(directory: Path) -> str:
+    """probe as a user installs it (`pip install .`, not the editable dev install, whose import
+    finder adds to every start), in a venv that borrows the already installed dependencies."""
+    venv = directory / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
+         "--no-build-isolation", "--disable-pip-version-check", str(ROOT)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(venv / "bin" / "probe")
+
+
+def probe_command(argv: Sequence[str]) -> list[str]:
+    """The probe executable the outer process installed (see --probe-bin), or python -m probe."""
+    return [PROBE_BIN, *argv] if PROBE_BIN else [sys.executable, "-m", "probe", *argv]
+
+
+PROBE_BIN = os.environ.get("PROBE_BENCH_BIN", "")
+
+
+def rerun_in_namespace(script: str, args: Sequence[str]) -> int:
+    """Install probe, then run ``script --in-namespace ARGS`` in a fresh network namespace."""
+    with tempfile.TemporaryDirectory(prefix="probe-bench-install-") as install_dir:
+        env = {**os.environ, "PROBE_BENCH_BIN": install_probe(Path(install_dir))}
+        argv = ["unshare", "--net", "--", sys.executable, script, "--in-namespace", *args]
+        return subprocess.call(argv, env=env)
+
+
 def active_opens() -> int:
     lines = Path("/proc/net/snmp").read_text().splitlines()
     tcp = [line.split() for line in lines if line.startswith("Tcp:")]
@@ -137,16 +166,9 @@ def single_server(workdir: Path, runs: int) -> list[dict[str, object]]:
         tools = [
             (
                 "probe",
-                [
-                    sys.executable,
-                    "-m",
-                    "probe",
-                    "scan",
-                    target,
-                    "--no-progress",
-                    "--json",
-                    str(workdir / "probe.json"),
-                ],
+                probe_command(
+                    ["scan", target, "--no-progress", "--json", str(workdir / "probe.json")]
+                ),
             ),
             ("sslscan", ["sslscan", "--no-colour", target]),
             ("sslyze", [sys.executable, "-m", "sslyze", *SSLYZE_FULL_GRADE, target]),
@@ -211,17 +233,16 @@ def mass(workdir: Path, count: int, runs: int) -> list[dict[str, object]]:
         tools = [
             (
                 f"probe x{count}",
-                [
-                    sys.executable,
-                    "-m",
-                    "probe",
-                    "scan",
-                    "-f",
-                    str(targets),
-                    "--no-progress",
-                    "--json",
-                    str(workdir / "mass.json"),
-                ],
+                probe_command(
+                    [
+                        "scan",
+                        "-f",
+                        str(targets),
+                        "--no-progress",
+                        "--json",
+                        str(workdir / "mass.json"),
+                    ]
+                ),
             ),
             (
                 f"sslyze x{count}",
@@ -245,19 +266,7 @@ def main() -> int:
     parser.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.in_namespace:
-        argv = [
-            "unshare",
-            "--net",
-            "--",
-            sys.executable,
-            __file__,
-            "--in-namespace",
-            "--runs",
-            str(args.runs),
-            "--mass",
-            str(args.mass),
-        ]
-        return subprocess.call(argv)
+        return rerun_in_namespace(__file__, ["--runs", str(args.runs), "--mass", str(args.mass)])
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     os.chdir(ROOT)
     rows: list[dict[str, object]] = []

@@ -169,3 +169,26 @@ def test_cli_with_credentials_reports_share_encryption_and_hides_the_password(
     # the share the user named is encrypted by demand, so encryption counts as required there
     assert "SMB-ENCRYPTION-REQUIRED" not in ids
     assert "SMB-NO-GUEST" in ids  # the default configuration maps unknown users to guest
+
+
+def test_a_truncated_nbss_message_is_a_clean_error() -> None:
+    """A peer whose NBSS header promises 200 bytes, sends 20 and closes."""
+
+    async def go() -> TargetResult:
+        async def short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(4096)
+            writer.write(b"\x00\x00\x00\xc8" + b"\xfeSMB" + b"\x00" * 16)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(short, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            ctx = CheckContext(
+                options=ScanOptions(timeout=1.0), limits=Limits(concurrency=4, per_host=4)
+            )
+            return await smb.run(Target(given="x", host="127.0.0.1", port=port, check="smb"), ctx)
+
+    result = asyncio.run(go())
+    assert result.status is Status.ERROR
+    assert result.error is not None and result.error.reason is ErrorReason.PROTOCOL_ERROR

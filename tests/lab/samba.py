@@ -58,6 +58,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -474,3 +475,36 @@ class SambaServers:
         with self._lock:
             self._stack.close()
             self._started.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# nmap as an oracle (the lab tests check the configurations with it; the differential tests
+# compare probe with it)
+
+NMAP_DIALECTS = {"202": "2.0.2", "210": "2.1", "300": "3.0", "302": "3.0.2", "311": "3.1.1"}
+
+
+def nmap_smb_facts(server: SambaLabServer) -> dict[str, Any]:
+    """What nmap's smb-protocols and smb2-security-mode say: dialects, smb1, the highest
+    dialect and whether signing is required (plus the raw output for assertion messages)."""
+    result = subprocess.run(
+        [
+            require_binary("nmap"), "-Pn", "-n", "-p", str(server.port),
+            "--script", "smb-protocols,smb2-security-mode,smb2-capabilities",
+            # smb.lua only looks at 445/139 unless told the port
+            "--script-args", f"smbport={server.port}", server.host,
+        ],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    out = result.stdout
+    block = out.split("smb-protocols:", 1)[1].split("\n| smb", 1)[0].split("\nNmap done", 1)[0]
+    dialects = [NMAP_DIALECTS[m] for m in re.findall(r"^\|_?\s+(\d{3})\s*$", block, re.M)]
+    mode = out.split("smb2-security-mode:", 1)[1]
+    highest = re.match(r"\s*\n\|\s+(\d{3}):", mode)
+    return {
+        "dialects": dialects,
+        "smb1": "NT LM 0.12 (SMBv1)" in block,
+        "highest": NMAP_DIALECTS.get(highest.group(1)) if highest else None,
+        "signing_required": "Message signing enabled and required" in mode,
+        "output": out,
+    }

@@ -28,6 +28,7 @@ from tests.lab.samba import (
     SambaLabServer,
     SambaServer,
     SambaServers,
+    nmap_smb_facts,
 )
 from tests.lab.servers import LabError, require_binary
 
@@ -335,46 +336,15 @@ def test_smbclient_shares_of_default(samba_servers: SambaServers) -> None:
 # ---------------------------------------------------------------------------------------------
 # nmap as an oracle
 
-NMAP_DIALECTS = {"202": "2.0.2", "210": "2.1", "300": "3.0", "302": "3.0.2", "311": "3.1.1"}
-
-
-def nmap_smb(server: SambaLabServer) -> str:
-    result = subprocess.run(
-        [
-            require_binary("nmap"),
-            "-Pn",
-            "-n",
-            "-p",
-            str(server.port),
-            "--script",
-            "smb-protocols,smb2-security-mode,smb2-capabilities",
-            # smb.lua only looks at 445/139 unless told the port
-            "--script-args",
-            f"smbport={server.port}",
-            server.host,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout
-
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_nmap_agrees(samba_servers: SambaServers, name: str) -> None:
     server = samba_servers[name]
-    out = nmap_smb(server)
-    block = out.split("smb-protocols:", 1)[1].split("\n| smb", 1)[0].split("\nNmap done", 1)[0]
-    listed_dialects = [NMAP_DIALECTS[m] for m in re.findall(r"^\|_?\s+(\d{3})\s*$", block, re.M)]
-    assert listed_dialects == server.expected["dialects"], out
-    assert ("NT LM 0.12 (SMBv1)" in block) is server.expected["smb1"], out
-    mode = out.split("smb2-security-mode:", 1)[1]
-    highest = server.expected["preferred_dialect"].replace(".", "").ljust(3, "0")
-    assert re.match(rf"\s*\n\|\s+{highest}:", mode), out
-    required = re.search(r"Message signing enabled and required", mode) is not None
-    assert required is server.expected["signing_required"], out
-    assert "Message signing enabled but not required" in mode or required
+    seen = nmap_smb_facts(server)
+    assert seen["dialects"] == server.expected["dialects"], seen["output"]
+    assert seen["smb1"] is server.expected["smb1"], seen["output"]
+    assert seen["highest"] == server.expected["preferred_dialect"], seen["output"]
+    assert seen["signing_required"] is server.expected["signing_required"], seen["output"]
 
 
 # ---------------------------------------------------------------------------------------------
