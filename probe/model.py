@@ -138,7 +138,9 @@ class SmbFacts:
     # For 3.1.1 offered with every cipher: "cipher" (it chose one), "no_common_cipher" (an
     # encryption context naming none), "no_context" (it answered without one).
     encryption_context: str | None
-    encryption_capability: bool | None  # CAP_ENCRYPTION when 3.0/3.0.2 is negotiated
+    # CAP_ENCRYPTION in the answers to 3.0/3.0.2 offers that ask for it (SMB 3.0 encryption,
+    # AES-128-CCM); None when neither dialect is accepted.
+    encryption_capability: bool | None
     signing_enabled: bool | None
     signing_required: bool | None
     signing_algorithms: tuple[str, ...]  # 3.1.1 signing algorithms accepted, one offer each

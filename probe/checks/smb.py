@@ -1,16 +1,19 @@
-"""The SMB check: SMB1, SMB2/3 dialects, 3.1.1 ciphers, signing, and encryption enforcement.
+"""The SMB check: SMB1, SMB2/3 dialects, ciphers, signing, guest access, encryption enforcement.
 
-Facts only, and no credentials. One connection per question, at most a dozen in all:
+Facts only, and no credentials. One connection per question, 12 in all:
 
 * every dialect offered at once (with every cipher and signing algorithm): what the server
   prefers, its signing mode, GUID, clock and sizes;
-* one offer per dialect 2.0.2, 2.1, 3.0, 3.0.2, and 3.1.1 once per cipher (each of those also
-  says whether 3.1.1 is accepted at all);
+* one offer per dialect 2.0.2, 2.1, 3.0 and 3.0.2 (the 3.0 ones ask for encryption, so the
+  answer tells whether SMB 3.0 encryption is available; when the server refuses that request
+  the offer is repeated without it, one more connection each), and 3.1.1 once per cipher,
+  each also carrying one signing algorithm;
 * one SMB1 "NT LM 0.12" negotiate;
-* encryption enforcement: negotiate without offering encryption (no CAP_ENCRYPTION, no
-  encryption context), then SESSION_SETUP with an NTLMSSP NEGOTIATE token. A server that
-  requires encryption server-wide refuses that session with ACCESS_DENIED before any
-  credentials are involved; one that does not answers MORE_PROCESSING_REQUIRED with a challenge.
+* encryption enforcement: negotiate without offering encryption, then SESSION_SETUP with an
+  NTLMSSP NEGOTIATE token and, if that goes through, an anonymous AUTHENTICATE. Windows refuses
+  the first leg with ACCESS_DENIED when it rejects unencrypted access; Samba refuses the
+  anonymous leg (an anonymous session has no key to encrypt with);
+* guest access: a login as a random unknown user with a response no password made.
 """
 
 from __future__ import annotations
@@ -165,6 +168,27 @@ async def _offer(
 ) -> NegotiateResponse | None:
     request = ep.negotiate_request(dialects, ciphers, encryption=encryption, signing=signing)
     return _negotiated(await ep.ask_once(request))
+
+
+async def _offer_smb3(ep: _Endpoint, dialect: int) -> tuple[NegotiateResponse | None, bool | None]:
+    """A 3.0 or 3.0.2 offer asking for encryption (CAP_ENCRYPTION): the answer's capability bit
+    says whether that dialect can encrypt. Samba answers INVALID_PARAMETER when it cannot
+    (AES-128-CCM disabled); only then is the offer repeated without the capability, to tell
+    whether the dialect itself is accepted. Returns (response, encryption capability)."""
+    message = await ep.ask_once(ep.negotiate_request((dialect,), None, encryption=True))
+    if message is None:
+        return None, None
+    try:
+        response = parse_negotiate_response(message)
+    except Smb2ErrorResponse as exc:
+        if exc.status != Status.INVALID_PARAMETER:
+            return None, None
+    except DecodeError as exc:
+        raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad negotiate response: {exc}") from None
+    else:
+        return response, response.encryption_capability
+    retry = await _offer(ep, (dialect,), None, encryption=False)
+    return retry, (False if retry is not None else None)
 
 
 async def _smb1(ep: _Endpoint) -> bool:
@@ -326,12 +350,17 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
             return None
 
     singles = [d for d in ALL_DIALECTS if d != Dialect.SMB3_1_1]
+    smb30 = (Dialect.SMB3_0, Dialect.SMB3_0_2)
     # Single-dialect offers carry no capabilities (as nmap's do): Samba answers a 3.0 offer that
     # sets CAP_ENCRYPTION with INVALID_PARAMETER when AES-128-CCM is disabled, which would read
     # as "dialect not accepted".
     jobs = {
+        # 2.x offers carry no capabilities (as nmap's do); 3.0 and 3.0.2 ask for encryption.
         **{
-            f"dialect {DIALECT_LABEL[d]}": _offer(ep, (d,), None, encryption=False) for d in singles
+            f"dialect {DIALECT_LABEL[d]}": _offer_smb3(ep, d)
+            if d in smb30
+            else _offer(ep, (d,), None, encryption=False)
+            for d in singles
         },
         **{
             f"cipher {CIPHER_LABEL[c]}": _offer(
@@ -349,7 +378,15 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         zip(jobs, await asyncio.gather(*(guarded(k, j) for k, j in jobs.items())), strict=True)
     )
 
-    dialects = [DIALECT_LABEL[d] for d in singles if results[f"dialect {DIALECT_LABEL[d]}"]]
+    def accepted(dialect: int) -> bool:
+        answer = results[f"dialect {DIALECT_LABEL[dialect]}"]
+        return bool(answer[0]) if isinstance(answer, tuple) else answer is not None
+
+    dialects = [DIALECT_LABEL[d] for d in singles if accepted(d)]
+    smb30_caps = [results[f"dialect {DIALECT_LABEL[d]}"] for d in smb30]
+    capabilities = [
+        cap for answer, cap in (c for c in smb30_caps if isinstance(c, tuple)) if answer
+    ]
     ciphers: list[str] = []
     signing: set[str] = set()
     accepts_311 = best.dialect == Dialect.SMB3_1_1
@@ -384,9 +421,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         ciphers=tuple(sorted(ciphers, key=lambda name: CIPHER_CODE[name])),  # [MS-SMB2] order
         preferred_cipher=CIPHER_LABEL.get(best.cipher) if best.cipher else None,
         encryption_context=context,
-        encryption_capability=best.encryption_capability
-        if best.dialect in (Dialect.SMB3_0, Dialect.SMB3_0_2)
-        else None,
+        encryption_capability=any(capabilities) if capabilities else None,
         signing_enabled=best.signing_enabled,
         signing_required=best.signing_required,
         signing_algorithms=tuple(label for label in SIGNING_LABEL.values() if label in signing),

@@ -52,13 +52,20 @@ def test_samba_configuration_facts(
     assert facts.encryption_required is expected["encryption_required"]
     if expected["ciphers"]:
         assert facts.preferred_cipher == expected["preferred_cipher"]
+    if "3.0" in expected["dialects"]:  # CAP_ENCRYPTION on the 3.0/3.0.2 offers that ask for it
+        assert facts.encryption_capability is expected["encryption_capability"]
+    else:
+        assert facts.encryption_capability is None
     if expected.get("cipher_context_absent"):
         assert facts.encryption_context == "no_context"
     if "3.1.1" in expected["dialects"]:  # Samba 4.17 accepts all three, one offer each
         assert facts.signing_algorithms == ("HMAC-SHA256", "AES-CMAC", "AES-GMAC")
         assert facts.signing_algorithm == "AES-GMAC"
-    # a full no-credential grade stays within a dozen connections
-    assert facts.connections <= 12, facts.connections
+    # a full no-credential grade: 12 connections, plus one for each 3.0/3.0.2 offer whose
+    # request for encryption the server refused (then re-asked without it)
+    assert facts.connections == 12 + 2 * (expected["encryption_cap_rejected"] != []), (
+        facts.connections
+    )
 
 
 def test_default_profile_grades_samba(samba_results: dict[str, tuple[Any, TargetResult]]) -> None:
