@@ -180,12 +180,11 @@ def _run_scan(
 
 
 def _cancelled(target: Target) -> TargetResult:
-    from probe.model import ErrorInfo, ErrorReason, Status, TargetResult
+    from probe.checks.context import error_result
+    from probe.model import ErrorReason
 
-    error = ErrorInfo(ErrorReason.CANCELLED, "the scan was interrupted before this target finished")
-    return TargetResult(
-        target=target, status=Status.ERROR, error=error, tls=None, duration_seconds=0
-    )
+    message = "the scan was interrupted before this target finished"
+    return error_result(target, ErrorReason.CANCELLED, message)
 
 
 def _progress_bar(total: int) -> tuple[Progress, TaskID] | None:

@@ -14,8 +14,8 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 
-from probe.checks.context import CheckContext, ScanOptions
-from probe.model import ErrorInfo, ErrorReason, Status, Target, TargetResult
+from probe.checks.context import CheckContext, ScanOptions, error_result
+from probe.model import ErrorReason, Target, TargetResult
 from probe.net.limits import Limits
 
 Check = Callable[[Target, CheckContext], Awaitable[TargetResult]]
@@ -39,13 +39,8 @@ def check_for(name: str) -> Check | None:
 def _crash_result(target: Target, exc: BaseException, started: float) -> TargetResult:
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     at = f" at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}" if where else ""
-    return TargetResult(
-        target=target,
-        status=Status.ERROR,
-        error=ErrorInfo(ErrorReason.INTERNAL, f"bug in probe: {type(exc).__name__}: {exc}{at}"),
-        tls=None,
-        duration_seconds=time.monotonic() - started,
-    )
+    message = f"bug in probe: {type(exc).__name__}: {exc}{at}"
+    return error_result(target, ErrorReason.INTERNAL, message, started)
 
 
 async def run_one(target: Target, ctx: CheckContext) -> TargetResult:
@@ -53,14 +48,7 @@ async def run_one(target: Target, ctx: CheckContext) -> TargetResult:
     try:
         check = check_for(target.check)
         if check is None:
-            message = f"no check named {target.check!r}"
-            return TargetResult(
-                target=target,
-                status=Status.ERROR,
-                error=ErrorInfo(ErrorReason.INTERNAL, message),
-                tls=None,
-                duration_seconds=0.0,
-            )
+            return error_result(target, ErrorReason.INTERNAL, f"no check named {target.check!r}")
         return await check(target, ctx)
     except asyncio.CancelledError:
         raise

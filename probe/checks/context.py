@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from probe.model import ErrorInfo, ErrorReason, Status, Target, TargetResult
 from probe.net.limits import Limits
 
 
@@ -36,3 +38,16 @@ class CheckContext:
     limits: Limits
     now: Callable[[], datetime] = utc_now
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
+
+
+def error_result(
+    target: Target, reason: ErrorReason, message: str, started: float | None = None
+) -> TargetResult:
+    """A target that could not be measured; ``started`` is its time.monotonic() start."""
+    return TargetResult(
+        target=target,
+        status=Status.ERROR,
+        error=ErrorInfo(reason, message),
+        tls=None,
+        duration_seconds=0.0 if started is None else time.monotonic() - started,
+    )

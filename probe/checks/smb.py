@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from probe.checks.context import CheckContext
+from probe.checks.context import CheckContext, error_result
 from probe.codecs.errors import DecodeError
 from probe.codecs.smb2 import (
     CAP_ENCRYPTION,
@@ -54,7 +54,7 @@ from probe.codecs.smb2 import (
     parse_smb1_negotiate_response,
     status_name,
 )
-from probe.model import ErrorInfo, ErrorReason, SmbAuthFacts, SmbFacts, Target, TargetResult
+from probe.model import ErrorReason, SmbAuthFacts, SmbFacts, Target, TargetResult
 from probe.model import Status as ScanStatus
 from probe.net.stream import Conversation, Timeouts, TransportError, conversation, resolve
 
@@ -315,32 +315,24 @@ async def _logins(
     return guest, evidence, auth
 
 
-def _error(target: Target, reason: ErrorReason, message: str, started: float) -> TargetResult:
-    return TargetResult(
-        target=target,
-        status=ScanStatus.ERROR,
-        error=ErrorInfo(reason, message),
-        tls=None,
-        duration_seconds=time.monotonic() - started,
-    )
-
-
 async def run(target: Target, ctx: CheckContext) -> TargetResult:
     """Measure one SMB endpoint. Never raises: problems become the result's status."""
     started = time.monotonic()
     try:
         address = await resolve(target.host, target.port, ctx.options.timeout)
     except TransportError as exc:
-        return _error(target, exc.reason, exc.message, started)
+        return error_result(target, exc.reason, exc.message, started)
     ep = _Endpoint(target=target, address=address, ctx=ctx)
 
     # Everything at once first: it is the reachability probe and gives the server's choices.
     try:
         best = await _offer(ep, ALL_DIALECTS, ALL_CIPHERS)
     except _ProbeFailed as exc:
-        return _error(target, exc.reason, exc.message, started)
+        return error_result(target, exc.reason, exc.message, started)
     if best is None:
-        return _error(target, ErrorReason.PROTOCOL_ERROR, "no SMB2/3 negotiate answer", started)
+        return error_result(
+            target, ErrorReason.PROTOCOL_ERROR, "no SMB2/3 negotiate answer", started
+        )
 
     async def guarded(what: str, job: Awaitable[object]) -> object:
         try:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from probe.checks.context import CheckContext
+from probe.checks.context import CheckContext, error_result
 from probe.codecs.errors import DecodeError, NotTlsError
 from probe.codecs.tls.constants import VERSION_LABEL, AlertDescription, Version
 from probe.codecs.tls.flight import (
@@ -34,7 +34,6 @@ from probe.codecs.tls.hello import build_client_hello, build_sslv2_client_hello
 from probe.codecs.tls.suites import SSL2_CIPHERS, SUITES, candidate_suites
 from probe.model import (
     CertificateFacts,
-    ErrorInfo,
     ErrorReason,
     KeyExchangeParams,
     Status,
@@ -391,25 +390,13 @@ async def _certificate_facts(ep: _Endpoint) -> tuple[CertificateFacts, ...]:
     return tuple(facts)
 
 
-def _error_result(
-    target: Target, reason: ErrorReason, message: str, started: float
-) -> TargetResult:
-    return TargetResult(
-        target=target,
-        status=Status.ERROR,
-        error=ErrorInfo(reason, message),
-        tls=None,
-        duration_seconds=time.monotonic() - started,
-    )
-
-
 async def run(target: Target, ctx: CheckContext) -> TargetResult:
     """Measure one TLS endpoint. Never raises: problems become the result's status."""
     started = time.monotonic()
     try:
         address = await resolve(target.host, target.port, ctx.options.timeout)
     except TransportError as exc:
-        return _error_result(target, exc.reason, exc.message, started)
+        return error_result(target, exc.reason, exc.message, started)
     ep = _Endpoint(target=target, address=address, ctx=ctx)
 
     # Reachability first, with hellos that also start their versions' elimination: TLS 1.2,
@@ -421,7 +408,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     failures = [f for f in firsts.values() if isinstance(f, _ProbeFailed)]
     if len(failures) == len(openers) and all(f.reason in _NO_ROUTE for f in failures):
         worst = min(failures, key=lambda f: _REASON_RANK.index(f.reason))
-        return _error_result(target, worst.reason, worst.message, started)
+        return error_result(target, worst.reason, worst.message, started)
 
     sslv2_task = asyncio.ensure_future(_measure_sslv2(ep))
     outcomes = await asyncio.gather(*(_measure_version(ep, v, firsts.get(v)) for v in TLS_VERSIONS))
@@ -456,11 +443,11 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
                 failures,
                 key=lambda f: _REASON_RANK.index(f.reason) if f.reason in _REASON_RANK else 99,
             )
-            return _error_result(target, worst.reason, worst.message, started)
+            return error_result(target, worst.reason, worst.message, started)
         if not answered:
             # Every hello was met by a bare close: nothing says this is a TLS server at all.
             message = "the server closed every connection without a TLS answer"
-            return _error_result(target, ErrorReason.PROTOCOL_ERROR, message, started)
+            return error_result(target, ErrorReason.PROTOCOL_ERROR, message, started)
 
     if versions["TLSv1.3"] and not ep.chains:
         problem = await _tls13_certificate(ep)
