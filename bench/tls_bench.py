@@ -40,13 +40,14 @@ SSLYZE_FULL_GRADE = [
 
 
 def install_probe(directory: Path) -> str:
-    """probe as a user installs it (`pip install .`, not the editable dev install, whose import
-    finder adds to every start), in a venv that borrows the already installed dependencies."""
+    """probe as a user installs it: `pip install .` into a fresh venv, dependencies included
+    (not the editable dev install, whose import finder adds to every start, nor this machine's
+    site-packages and their .pth files)."""
     venv = directory / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
-         "--no-build-isolation", "--disable-pip-version-check", str(ROOT)],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+         "--disable-pip-version-check", str(ROOT)],
         check=True, capture_output=True,
     )  # fmt: skip
     return str(venv / "bin" / "probe")
