@@ -135,7 +135,7 @@ def measure(name: str, argv: Sequence[str], runs: int) -> dict[str, object]:
     return {
         "tool": name,
         "wall_s": statistics.median(times),
-        "connections": statistics.median(conns),
+        "connections": statistics.median_low(conns),
         "runs": runs,
     }
 
