@@ -40,6 +40,16 @@ class CheckContext:
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
 
 
+class ProbeFailed(Exception):
+    """One probe of a check got no usable answer (transport problem or undecodable bytes).
+    Checks catch it and turn it into an incomplete entry or the target's error."""
+
+    def __init__(self, reason: ErrorReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
 def error_result(
     target: Target, reason: ErrorReason, message: str, started: float | None = None
 ) -> TargetResult:

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from probe.checks.context import CheckContext, error_result
+from probe.checks.context import CheckContext, ProbeFailed, error_result
 from probe.codecs.errors import DecodeError
 from probe.codecs.smb2 import (
     CAP_ENCRYPTION,
@@ -74,13 +74,6 @@ SIGNING_FOR_CIPHER = dict(zip(ALL_CIPHERS, (*ALL_SIGNING, SigningAlgorithm.AES_G
 NETBIOS_SESSION_PORT = 139  # RFC 1002: a session request must come first
 
 
-class _ProbeFailed(Exception):
-    def __init__(self, reason: ErrorReason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
 @dataclass
 class _Endpoint:
     target: Target
@@ -95,7 +88,7 @@ class _Endpoint:
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[Callable[[bytes], Awaitable[bytes | None]]]:
         """One connection; yields ``ask(request) -> SMB message | None`` (None: the server
-        closed instead of answering). Transport and decode failures become _ProbeFailed."""
+        closed instead of answering). Transport and decode failures become ProbeFailed."""
         t = self.ctx.options.timeout
 
         async def ask(request: bytes) -> bytes | None:
@@ -112,11 +105,11 @@ class _Endpoint:
                     await self._netbios_session(conv)
                 yield ask
         except TransportError as exc:
-            raise _ProbeFailed(exc.reason, exc.message) from None
+            raise ProbeFailed(exc.reason, exc.message) from None
         except NotSmbError as exc:
-            raise _ProbeFailed(ErrorReason.NOT_SMB, f"not SMB: {exc}") from None
+            raise ProbeFailed(ErrorReason.NOT_SMB, f"not SMB: {exc}") from None
         except DecodeError as exc:
-            raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad SMB answer: {exc}") from None
+            raise ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad SMB answer: {exc}") from None
 
     async def ask_once(self, request: bytes) -> bytes | None:
         async with self.session() as ask:
@@ -126,7 +119,7 @@ class _Endpoint:
         reader = NbssReader()
         await conv.exchange(build_nbss_session_request("*SMBSERVER", "PROBE"), reader)
         if reader.session_response != 0x82:  # RFC 1002 4.3.3 POSITIVE SESSION RESPONSE
-            raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, "NetBIOS session request refused")
+            raise ProbeFailed(ErrorReason.PROTOCOL_ERROR, "NetBIOS session request refused")
 
     def negotiate_request(
         self,
@@ -155,7 +148,7 @@ def _negotiated(message: bytes | None) -> NegotiateResponse | None:
     except Smb2ErrorResponse:
         return None  # e.g. STATUS_NOT_SUPPORTED: no dialect in common, the offer was declined
     except DecodeError as exc:
-        raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad negotiate response: {exc}") from None
+        raise ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad negotiate response: {exc}") from None
 
 
 async def _offer(
@@ -184,7 +177,7 @@ async def _offer_smb3(ep: _Endpoint, dialect: int) -> tuple[NegotiateResponse | 
         if exc.status != Status.INVALID_PARAMETER:
             return None, None
     except DecodeError as exc:
-        raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad negotiate response: {exc}") from None
+        raise ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad negotiate response: {exc}") from None
     else:
         return response, response.encryption_capability
     retry = await _offer(ep, (dialect,), None, encryption=False)
@@ -290,7 +283,7 @@ async def _logins(
     options = ep.ctx.options
     try:
         guest, evidence = await _guest_access(ep, dialects)
-    except _ProbeFailed as exc:
+    except ProbeFailed as exc:
         guest, evidence = None, f"{exc.reason.value}: {exc.message}"
     if guest is None:
         ep.incomplete["guest_access"] = evidence
@@ -327,7 +320,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     # Everything at once first: it is the reachability probe and gives the server's choices.
     try:
         best = await _offer(ep, ALL_DIALECTS, ALL_CIPHERS)
-    except _ProbeFailed as exc:
+    except ProbeFailed as exc:
         return error_result(target, exc.reason, exc.message, started)
     if best is None:
         return error_result(
@@ -337,7 +330,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     async def guarded(what: str, job: Awaitable[object]) -> object:
         try:
             return await job
-        except _ProbeFailed as exc:
+        except ProbeFailed as exc:
             ep.incomplete[what] = f"{exc.reason.value}: {exc.message}"
             return None
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from probe.checks.context import CheckContext, error_result
+from probe.checks.context import CheckContext, ProbeFailed, error_result
 from probe.codecs.errors import DecodeError, NotTlsError
 from probe.codecs.tls.constants import VERSION_LABEL, AlertDescription, Version
 from probe.codecs.tls.flight import (
@@ -60,15 +60,6 @@ _REASON_RANK = (
 # Failures that say nothing can get through to the service (as opposed to a peer that answers
 # badly): when the opening hellos end like this, the target is an error without more probes.
 _NO_ROUTE = frozenset({ErrorReason.REFUSED, ErrorReason.UNREACHABLE, ErrorReason.TIMEOUT})
-
-
-class _ProbeFailed(Exception):
-    """A single hello got no usable answer (transport problem or undecodable bytes)."""
-
-    def __init__(self, reason: ErrorReason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass
@@ -113,11 +104,11 @@ class _Endpoint:
                 if retry and attempt + 1 < attempts:
                     await asyncio.sleep(0.2 * 3**attempt)
                     continue
-                raise _ProbeFailed(exc.reason, exc.message) from None
+                raise ProbeFailed(exc.reason, exc.message) from None
             except NotTlsError as exc:
-                raise _ProbeFailed(ErrorReason.NOT_TLS, f"not TLS: {exc}") from None
+                raise ProbeFailed(ErrorReason.NOT_TLS, f"not TLS: {exc}") from None
             except DecodeError as exc:
-                raise _ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad TLS answer: {exc}") from None
+                raise ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad TLS answer: {exc}") from None
 
     def hello(self, version: Version, suites: Sequence[int]) -> bytes:
         return build_client_hello(
@@ -159,7 +150,7 @@ class _VersionOutcome:
     # Elimination runs per chunk; each chunk's list is in server order if the server has one.
     per_chunk: list[list[int]] = field(default_factory=list)
     preference: bool | None = None
-    failure: _ProbeFailed | None = None  # set when the version could not be measured
+    failure: ProbeFailed | None = None  # set when the version could not be measured
     answered: bool = False  # the server sent a TLS answer (alert or hello), not just a close
 
 
@@ -167,7 +158,7 @@ async def _offer(ep: _Endpoint, version: Version, suites: Sequence[int]) -> Serv
     reader = ServerFlightReader(want_certificate=True, want_key_exchange=True)
     try:
         await ep.send(ep.hello(version, suites), reader)
-    except _ProbeFailed:
+    except ProbeFailed:
         flight = reader.result()
         if flight.server_hello is None:
             raise
@@ -245,22 +236,22 @@ def _chunks(version: Version) -> list[list[int]]:
     return [candidates[i : i + CHUNK_SIZE] for i in range(0, len(candidates), CHUNK_SIZE)]
 
 
-async def _first_offer(ep: _Endpoint, version: Version) -> ServerFlight | _ProbeFailed:
+async def _first_offer(ep: _Endpoint, version: Version) -> ServerFlight | ProbeFailed:
     """The first hello of a version: its support probe and the start of its elimination."""
     try:
         return await _offer(ep, version, _chunks(version)[0])
-    except _ProbeFailed as exc:
+    except ProbeFailed as exc:
         return exc
 
 
 async def _measure_version(
-    ep: _Endpoint, version: Version, first: ServerFlight | _ProbeFailed | None = None
+    ep: _Endpoint, version: Version, first: ServerFlight | ProbeFailed | None = None
 ) -> _VersionOutcome:
     outcome = _VersionOutcome()
     chunks = _chunks(version)
     if first is None:
         first = await _first_offer(ep, version)
-    if isinstance(first, _ProbeFailed):
+    if isinstance(first, ProbeFailed):
         outcome.failure = first
         return outcome
     outcome.answered = first.server_hello is not None or first.alert is not None
@@ -271,7 +262,7 @@ async def _measure_version(
             _eliminate(ep, version, chunks[0], first),
             *(_eliminate(ep, version, chunk, None) for chunk in chunks[1:]),
         )
-    except _ProbeFailed as exc:
+    except ProbeFailed as exc:
         outcome.failure = exc
         return outcome
     outcome.per_chunk = [r for r in results if r]
@@ -280,7 +271,7 @@ async def _measure_version(
         try:
             outcome.preference, order = await _server_order(ep, version, outcome.per_chunk)
             outcome.accepted = order
-        except _ProbeFailed as exc:
+        except ProbeFailed as exc:
             outcome.failure = exc  # the suites are known; only the order is not
     return outcome
 
@@ -319,14 +310,14 @@ async def _merge(ep: _Endpoint, version: Version, left: list[int], right: list[i
     return out + left[i:] + right[j:]
 
 
-async def _measure_sslv2(ep: _Endpoint) -> tuple[list[str], _ProbeFailed | None]:
+async def _measure_sslv2(ep: _Endpoint) -> tuple[list[str], ProbeFailed | None]:
     reader = Ssl2ServerHelloReader()
     request = build_sslv2_client_hello(
         cipher_specs=list(SSL2_CIPHERS), challenge=ep.ctx.random_bytes(16)
     )
     try:
         await ep.send(request, reader)
-    except _ProbeFailed as exc:
+    except ProbeFailed as exc:
         # Servers without SSLv2 often just close or send a TLS alert; only a missing answer
         # to every version makes that an error for the target.
         if exc.reason in (ErrorReason.NOT_TLS, ErrorReason.PROTOCOL_ERROR, ErrorReason.RESET):
@@ -405,7 +396,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     openers = (Version.TLS1_2, Version.TLS1_0)
     opened = await asyncio.gather(*(_first_offer(ep, v) for v in openers))
     firsts = dict(zip(openers, opened, strict=True))
-    failures = [f for f in firsts.values() if isinstance(f, _ProbeFailed)]
+    failures = [f for f in firsts.values() if isinstance(f, ProbeFailed)]
     if len(failures) == len(openers) and all(f.reason in _NO_ROUTE for f in failures):
         worst = min(failures, key=lambda f: _REASON_RANK.index(f.reason))
         return error_result(target, worst.reason, worst.message, started)
