@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,8 +17,10 @@ def feed(request: pytest.FixtureRequest) -> Callable[[Feedable, bytes], None]:
 @pytest.fixture(scope="session")
 def lab_pki() -> Iterator[Path]:
     """A CA, leaf and DH parameters for loopback servers (see captures/tls/record.py)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl binary not installed")
+    # A missing openssl fails loudly (scripts/install-test-deps.sh installs it), never skips.
+    from tests.lab.servers import require_binary
+
+    require_binary("openssl")
     record = load_record_module()
     with record.pki() as directory:
         yield directory
