@@ -169,6 +169,7 @@ def test_cli_with_credentials_reports_share_encryption_and_hides_the_password(
     )  # fmt: skip
     assert server.password not in run.stdout + run.stderr
     doc = json.loads(run.stdout)
+    _validate_against_schema(doc)
     auth = doc["targets"][0]["smb"]["auth"]
     assert auth["authenticated"] is True and auth["session_is_guest"] is False
     assert auth["shares"] == {"secret": {"encrypt_data": True, "accessible": True, "error": None}}
@@ -199,3 +200,13 @@ def test_a_truncated_nbss_message_is_a_clean_error() -> None:
     result = asyncio.run(go())
     assert result.status is Status.ERROR
     assert result.error is not None and result.error.reason is ErrorReason.PROTOCOL_ERROR
+
+
+def _validate_against_schema(doc: dict[str, Any]) -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema_path = Path(__file__).resolve().parents[2] / "docs" / "json-output.schema.json"
+    jsonschema.Draft202012Validator(json.loads(schema_path.read_text())).validate(doc)
