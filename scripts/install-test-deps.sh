@@ -3,6 +3,7 @@
 #   - the servers and reference clients the lab starts on loopback: openssl (s_server,
 #     s_client), nginx, gnutls-bin (gnutls-serv, gnutls-cli), sslscan, nmap, samba (smbd),
 #     samba-common-bin (smbpasswd, testparm) and smbclient;
+#   - tcpdump (captures/pcap/record.py records the capture-reader test captures with it);
 #   - util-linux (unshare: gnutls-serv runs in a private network namespace because it cannot
 #     be told to listen on loopback only) and iproute2 (ss: tests check listeners);
 #   - Python 3 with pip and venv, then probe itself with its [test] extras (editable).
@@ -28,6 +29,7 @@ packages=(
     smbclient
     util-linux
     iproute2
+    tcpdump
     python3
     python3-pip
     python3-venv
@@ -68,7 +70,7 @@ trap cleanup EXIT
 
 # Fail here, not in the middle of the tests, when something did not land.
 for binary in openssl nginx gnutls-serv gnutls-cli sslscan nmap smbd smbpasswd testparm smbclient \
-    unshare ss "${python}"; do
+    unshare ss tcpdump "${python}"; do
     if ! command -v "${binary}" >/dev/null 2>&1 && [[ ! -x /usr/sbin/${binary} ]]; then
         echo "install-test-deps: ${binary} is still missing after apt-get install" >&2
         exit 1
