@@ -293,3 +293,40 @@ def test_memory_stays_bounded_against_a_huge_length_server() -> None:
             tracemalloc.stop()
     assert result.status is Status.ERROR
     assert peak < 4 * 1024 * 1024, peak
+
+
+def test_a_reset_before_any_answer_is_retried_with_backoff() -> None:
+    """The first connection is reset before the server sends a byte; the retry gets an answer,
+    so the target completes instead of failing (bounded retries, --retries)."""
+    import socket
+    import struct
+
+    alert = (CAPTURES / "openssl_alert_protocol_version.bin").read_bytes()
+    seen = 0
+
+    async def flaky(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal seen
+        seen += 1
+        await reader.read(16384)
+        if seen == 1:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return
+        writer.write(alert)
+        await writer.drain()
+        writer.close()
+
+    async def go() -> TargetResult:
+        server = await asyncio.start_server(flaky, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            options = ScanOptions(timeout=2.0, retries=1)
+            ctx = CheckContext(options=options, limits=Limits(concurrency=1, per_host=1))
+            return await tls.run(_target("127.0.0.1", port, None), ctx)
+
+    result = asyncio.run(go())
+    assert result.status is Status.COMPLETED, result.error
+    assert result.tls is not None and not any(result.tls.versions.values())
+    assert result.tls.connections == seen  # every connection, the reset one included
+    assert result.tls.incomplete == {}  # the retry answered, so nothing is missing
