@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
+from fuzz_helpers import mutated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tls_helpers import CAPTURES
@@ -42,20 +43,9 @@ def _flight_reader(want: bool) -> Callable[[], ServerFlightReader]:
     return lambda: ServerFlightReader(want_certificate=want, want_key_exchange=want)
 
 
-@st.composite
-def mutated_capture(draw: st.DrawFn) -> bytes:
-    data = bytearray(SERVER_CAPTURES[draw(st.sampled_from(sorted(SERVER_CAPTURES)))])
-    for _ in range(draw(st.integers(0, 8))):
-        pos = draw(st.integers(0, len(data) - 1))
-        data[pos] = draw(st.integers(0, 255))
-    if draw(st.booleans()):
-        data = data[: draw(st.integers(0, len(data)))]
-    return bytes(data)
-
-
 hostile = st.one_of(
     st.binary(max_size=2048),
-    mutated_capture(),
+    mutated(SERVER_CAPTURES),
     st.builds(
         lambda head, tail: head + tail,
         st.sampled_from([b"\x16\x03\x03", b"\x15\x03\x01", b"\x80"]),

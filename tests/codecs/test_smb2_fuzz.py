@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
+from fuzz_helpers import mutated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,20 +49,9 @@ def read(chunks: list[bytes]) -> object:
     return (reader.done, reader.message(), reader.session_response, reader.negative_code)
 
 
-@st.composite
-def mutated_capture(draw: st.DrawFn) -> bytes:
-    data = bytearray(CAPTURES[draw(st.sampled_from(sorted(CAPTURES)))])
-    for _ in range(draw(st.integers(0, 8))):
-        pos = draw(st.integers(0, len(data) - 1))
-        data[pos] = draw(st.integers(0, 255))
-    if draw(st.booleans()):
-        data = data[: draw(st.integers(0, len(data)))]
-    return bytes(data)
-
-
 hostile = st.one_of(
     st.binary(max_size=1024),
-    mutated_capture(),
+    mutated(CAPTURES),
     st.builds(
         lambda head, tail: head + tail,
         st.sampled_from(
