@@ -3,7 +3,10 @@
 #   - the servers and reference clients the lab starts on loopback: openssl (s_server,
 #     s_client), nginx, gnutls-bin (gnutls-serv, gnutls-cli), sslscan, nmap, samba (smbd),
 #     samba-common-bin (smbpasswd, testparm) and smbclient;
+#   - strongSwan's charon and swanctl with the standard and extra plugins (the IKE responders),
+#     and ike-scan (the IKE oracle);
 #   - tcpdump (captures/pcap/record.py records the capture-reader test captures with it);
+#   - gcc, libc6-dev and python3-dev: sstp-server (the SSTP lab server) builds a C extension;
 #   - util-linux (unshare: gnutls-serv runs in a private network namespace because it cannot
 #     be told to listen on loopback only) and iproute2 (ss: tests check listeners);
 #   - Python 3 with pip and venv, then probe itself with its [test] extras (editable).
@@ -27,6 +30,14 @@ packages=(
     samba
     samba-common-bin
     smbclient
+    strongswan-charon
+    strongswan-swanctl
+    libstrongswan-standard-plugins
+    libstrongswan-extra-plugins
+    ike-scan
+    gcc
+    libc6-dev
+    python3-dev
     util-linux
     iproute2
     tcpdump
@@ -70,7 +81,7 @@ trap cleanup EXIT
 
 # Fail here, not in the middle of the tests, when something did not land.
 for binary in openssl nginx gnutls-serv gnutls-cli sslscan nmap smbd smbpasswd testparm smbclient \
-    unshare ss tcpdump "${python}"; do
+    swanctl ike-scan unshare ss tcpdump "${python}"; do
     if ! command -v "${binary}" >/dev/null 2>&1 && [[ ! -x /usr/sbin/${binary} ]]; then
         echo "install-test-deps: ${binary} is still missing after apt-get install" >&2
         exit 1
@@ -96,4 +107,11 @@ fi
 echo "install-test-deps: ${python} -m pip install -e .[test]" >&2
 cd "${repo_root}"
 "${python}" -m pip install "${pip_flags[@]}" -e ".[test]"
+# The SSTP lab server (sorz/sstp-server): 0.6.x is the last release for Python 3.11. Its C
+# extension must be built with PY_SSIZE_T_CLEAN or it fails at run time on 3.10+ (the fix
+# upstream's 0.7 makes), hence a source build here rather than a test extra, never from a
+# cached wheel that was built without the flag.
+echo "install-test-deps: sstp-server<0.7 (built with PY_SSIZE_T_CLEAN)" >&2
+CFLAGS=-DPY_SSIZE_T_CLEAN "${python}" -m pip install "${pip_flags[@]}" --no-binary sstp-server \
+    --no-cache-dir --force-reinstall --no-deps 'sstp-server<0.7'
 echo "install-test-deps: done" >&2

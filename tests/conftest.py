@@ -13,6 +13,15 @@ Session-scoped servers start on first use and stay up for the session:
   that Samba smbd configuration (a key of ``tests.lab.samba.SAMBA_CONFIGS``) and returns a
   ``SambaLabServer(host, port, name, description, expected, shares, user, password, log,
   conf)``; ``user``/``password`` log in with NTLM on every configuration.
+- ``sstp_servers`` -> ``tests.lab.sstp.SstpServers``: ``sstp_servers["tls-pap"]`` starts that
+  sstpd (sstp-server 0.6.0) configuration (a key of ``tests.lab.sstp.SSTP_CONFIGS``) and
+  returns an ``SstpLabServer(host, port, name, description, expected, ca_file, server_name,
+  log, pppd_options)``.
+- ``strongswan_lab`` -> a started ``tests.lab.strongswan.StrongSwanLab``: one charon (IKE
+  responder, UDP 500/4500) serving every configuration of ``STRONGSWAN_CONFIGS`` on its own
+  loopback alias; ``strongswan_lab["weak-ikev2"]`` -> ``LabIke(host, port, nat_t_port, name,
+  description, expected, log)``; ``restart()`` / ``settings_changed(half_open_timeout=5)``
+  give a fresh charon (no half-open IKE_SAs) with other settings.
 
 Function-scoped hostile peers, each a started ``tests.lab.hostile.HostileServer`` (``.host``,
 ``.port``, ``.connections``, ``.received``): ``garbage_server``, ``silent_server``,
@@ -48,6 +57,8 @@ from tests.lab.servers import (  # noqa: E402
     gnutls_serv,
     nginx_tls,
 )
+from tests.lab.sstp import SstpServers  # noqa: E402
+from tests.lab.strongswan import StrongSwanLab  # noqa: E402
 
 HOSTILE_FIXTURES = {
     "garbage_server",
@@ -65,6 +76,8 @@ LAB_FIXTURES = {
     "nginx_factory",
     "demo_lab",
     "samba_servers",
+    "sstp_servers",
+    "strongswan_lab",
     *HOSTILE_FIXTURES,
 }
 
@@ -149,6 +162,21 @@ def samba_servers(lab_dir: Path) -> Iterator[SambaServers]:
         yield servers
     finally:
         servers.close()
+
+
+@pytest.fixture(scope="session")
+def sstp_servers(lab_certs: LabCerts, lab_dir: Path) -> Iterator[SstpServers]:
+    servers = SstpServers(lab_certs, lab_dir / "sstp")
+    try:
+        yield servers
+    finally:
+        servers.close()
+
+
+@pytest.fixture(scope="session")
+def strongswan_lab(lab_certs: LabCerts, lab_dir: Path) -> Iterator[StrongSwanLab]:
+    with StrongSwanLab(lab_dir / "strongswan", certs=lab_certs) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="session")
