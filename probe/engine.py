@@ -25,6 +25,8 @@ Check = Callable[[Target, CheckContext], Awaitable[TargetResult]]
 CHECK_MODULES: dict[str, str] = {
     "tls": "probe.checks.tls",
     "smb": "probe.checks.smb",
+    "ike": "probe.checks.ike",
+    "sstp": "probe.checks.sstp",
 }
 # Overrides and already-loaded checks (tests register stand-in checks here).
 CHECKS: dict[str, Check] = {}

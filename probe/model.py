@@ -29,6 +29,8 @@ class ErrorReason(StrEnum):
     RESET = "reset"  # the peer reset an established connection
     NOT_TLS = "not_tls"  # the peer answered, but not with TLS
     NOT_SMB = "not_smb"  # the peer answered, but not with SMB
+    NOT_SSTP = "not_sstp"  # the peer answered (HTTP or TLS), but not as an SSTP server
+    NO_ANSWER = "no_answer"  # UDP: nothing came back, not even an ICMP error (filtered?)
     PROTOCOL_ERROR = "protocol_error"  # the peer's bytes broke the protocol
     CANCELLED = "cancelled"  # the user stopped the scan
     INTERNAL = "internal"  # a bug in probe; the message says where
@@ -45,7 +47,7 @@ class Target:
     given: str  # the text the user wrote, kept for the report
     host: str  # DNS name or IP address literal (no brackets)
     port: int
-    check: str  # "tls" for now; "smb", "ike", "sstp" later
+    check: str  # "tls", "smb", "ike" or "sstp"
     server_name: str | None = None  # SNI and the name a certificate must match; None for IPs
 
 
@@ -163,6 +165,68 @@ class SmbFacts:
 
 
 @dataclass(frozen=True)
+class IkeAlgorithms:
+    """Transform names an IKE responder accepted, per kind (probe.codecs.ike_constants names)."""
+
+    encryption: tuple[str, ...] = ()
+    prf: tuple[str, ...] = ()
+    integrity: tuple[str, ...] = ()
+    dh_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IkeSuite:
+    """One suite an IKE responder chose: what it picks when offered everything, strongest first."""
+
+    encryption: str
+    prf: str | None  # IKEv1 has no separate PRF: None
+    integrity: str | None  # None for AEAD ciphers
+    dh_group: str
+    auth: str | None = None  # IKEv1 authentication method ("PSK", "RSA-SIG"); None in IKEv2
+
+
+@dataclass(frozen=True)
+class IkeFacts:
+    """What the IKE check measured on one responder. None means "could not be told"."""
+
+    ikev2: bool | None  # answered IKEv2 at all (even if nothing offered was acceptable)
+    ikev1: bool | None  # answered IKEv1 Main Mode at all
+    aggressive_mode_psk: bool | None  # an Aggressive Mode PSK offer got a reply carrying HASH_R
+    aggressive_mode_evidence: str | None  # what that reply held (never the hash itself)
+    accepted: IkeAlgorithms  # union over both versions: what the endpoint accepts
+    ikev2_accepted: IkeAlgorithms
+    ikev1_accepted: IkeAlgorithms
+    ikev1_transforms: tuple[IkeSuite, ...]  # IKEv1 transform sets seen accepted
+    ikev2_preferred: IkeSuite | None  # its pick when offered every candidate strongest-first
+    ikev1_preferred: IkeSuite | None
+    notifies: tuple[str, ...]  # status notifies seen in IKEv2 answers (e.g. fragmentation)
+    vendor_ids: tuple[str, ...]  # hex, as sent
+    vendors: tuple[str, ...]  # names of the vendor IDs we recognise
+    certificate_requests: bool  # the responder asked for certificates (CERTREQ)
+    cookie_challenge: bool  # it demanded a COOKIE round trip (RFC 7296 2.6)
+    nat_t: bool | None  # answered on the NAT-T port with the non-ESP marker; None: not tried
+    probes: int  # IKE requests sent (retransmissions not counted)
+    datagrams: int  # datagrams sent, retransmissions included
+    incomplete: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SstpFacts:
+    """What the SSTP check measured on one listener."""
+
+    sstp: bool  # answered the SSTP_DUPLEX_POST as an SSTP server
+    over_tls: bool | None  # it spoke SSTP inside TLS; None when TLS could not be tried
+    plain_http: bool | None  # it answered SSTP over plain TCP (no TLS at all)
+    hash_protocols: tuple[str, ...]  # crypto-binding hashes the Call Connect Ack offered
+    server: str | None  # the HTTP Server banner
+    http_status: int | None  # status of the answer to SSTP_DUPLEX_POST over TLS
+    call_connect: str | None  # "ack", "nak", "abort" or None (not reached)
+    auth_protocol: str | None  # from the server's first PPP LCP Configure-Request
+    connections: int  # TCP connections of the SSTP exchanges (the TLS grade counts its own)
+    incomplete: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Finding:
     """A profile requirement that the measured facts do not meet."""
 
@@ -186,8 +250,28 @@ class TargetResult:
     findings: tuple[Finding, ...] = ()
     passed: bool = False
     smb: SmbFacts | None = None
+    ike: IkeFacts | None = None
+    sstp: SstpFacts | None = None
 
     @property
-    def facts(self) -> TlsFacts | SmbFacts | None:
-        """The facts of whichever check ran."""
-        return self.tls if self.tls is not None else self.smb
+    def facts(self) -> TlsFacts | SmbFacts | IkeFacts | SstpFacts | None:
+        """The main facts of the check that ran (an SSTP target also has ``tls``)."""
+        for facts in (self.sstp, self.ike, self.smb, self.tls):
+            if facts is not None:
+                return facts
+        return None
+
+    @property
+    def incomplete(self) -> dict[str, str]:
+        """What could not be measured, across every kind of facts this target has. Keys of
+        the facts that ride along with the main ones (an SSTP target's TLS) get a prefix."""
+        out: dict[str, str] = {}
+        main = self.facts
+        for kind, facts in (("sstp", self.sstp), ("ike", self.ike), ("smb", self.smb),
+                            ("tls", self.tls)):  # fmt: skip
+            if facts is None:
+                continue
+            prefix = "" if facts is main else f"{kind} "
+            for what, why in facts.incomplete.items():
+                out[prefix + what] = why
+        return out

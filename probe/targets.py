@@ -18,6 +18,8 @@ SCHEMES: dict[str, tuple[str, int]] = {
     "tls": ("tls", 443),
     "https": ("tls", 443),
     "smb": ("smb", 445),
+    "ike": ("ike", 500),  # ike://host:4500 speaks NAT-T (non-ESP marker) on that port
+    "sstp": ("sstp", 443),
 }
 DEFAULT_SCHEME = "tls"
 

@@ -18,6 +18,8 @@ TARGET_KEYS = [
     "duration_seconds",
     "tls",
     "smb",
+    "ike",
+    "sstp",
 ]
 TLS_KEYS = [
     "versions",
@@ -73,6 +75,40 @@ SMB_KEYS = [
     "guest_access",
     "guest_evidence",
     "auth",
+    "connections",
+    "incomplete",
+]
+IKE_KEYS = [
+    "ikev2",
+    "ikev1",
+    "aggressive_mode_psk",
+    "aggressive_mode_evidence",
+    "accepted",
+    "ikev2_accepted",
+    "ikev1_accepted",
+    "ikev2_preferred",
+    "ikev1_preferred",
+    "ikev1_transforms",
+    "notifies",
+    "vendor_ids",
+    "vendors",
+    "certificate_requests",
+    "cookie_challenge",
+    "nat_t",
+    "probes",
+    "datagrams",
+    "incomplete",
+]
+IKE_ALGORITHM_KEYS = ["encryption", "prf", "integrity", "dh_groups"]
+SSTP_KEYS = [
+    "sstp",
+    "over_tls",
+    "plain_http",
+    "hash_protocols",
+    "server",
+    "http_status",
+    "call_connect",
+    "auth_protocol",
     "connections",
     "incomplete",
 ]

@@ -26,6 +26,14 @@ class ScanOptions:
     smb_password: str | None = field(default=None, repr=False)
     smb_domain: str = ""
     smb_share: str | None = None
+    # IKE: the identity an Aggressive Mode offer carries (ID_USER_FQDN), the NAT-T port, and
+    # the pace: at most ``ike_half_open`` accepted offers (each leaves a half-open SA on the
+    # responder) within ``ike_half_open_seconds`` (strongSwan's half_open_timeout is 30 s and
+    # it ignores a peer with 5 half-open SAs).
+    ike_identity: str = "probe@probe.invalid"
+    ike_nat_t_port: int = 4500
+    ike_half_open: int = 4
+    ike_half_open_seconds: float = 30.0
 
 
 def utc_now() -> datetime:

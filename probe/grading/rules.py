@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from probe.grading import smb_rules
+from probe.grading import smb_rules, vpn_rules
 from probe.model import (
     TLS_VERSION_LABELS,
     CertificateFacts,
@@ -41,7 +41,7 @@ Violation = tuple[str, str | None]
 CheckFn = Callable[[Params, Any, datetime], list[Violation]]
 ParamKind = Literal[
     "int", "version", "versions", "suite_properties", "suite_names", "hashes",
-    "smb_dialect", "smb_ciphers",
+    "smb_dialect", "smb_ciphers", "ike_names", "sstp_auth", "sstp_hash",
 ]  # fmt: skip
 
 # Severities from the most to the least serious.
@@ -101,6 +101,15 @@ class Rule:
     applies_to: tuple[str, ...] = ("tls",)
 
 
+# The four lists every IKE transform rule takes (names as in the JSON report); empty by default.
+IKE_PARAMS: dict[str, Param] = {
+    "encryption": Param("ike_names", 'encryption names, e.g. ["DES", "3DES"]', default=()),
+    "prf": Param("ike_names", 'PRF names, e.g. ["PRF-HMAC-MD5"]', default=()),
+    "integrity": Param("ike_names", 'integrity names, e.g. ["HMAC-MD5"]', default=()),
+    "dh_groups": Param("ike_names", 'DH group names, e.g. ["MODP-1024"]', default=()),
+}
+
+
 @dataclass(frozen=True)
 class SuiteProperty:
     description: str
@@ -143,6 +152,11 @@ def check_param(param: Param, value: object) -> ParamValue:
         if not isinstance(value, str) or value not in smb_rules.SMB_DIALECTS:
             known = ", ".join(smb_rules.SMB_DIALECTS)
             raise ParamError(f"expected an SMB dialect ({known}), got {_describe(value)}")
+        return value
+    if param.kind == "sstp_hash":
+        if not isinstance(value, str) or value not in vpn_rules.SSTP_HASHES:
+            known = ", ".join(vpn_rules.SSTP_HASHES)
+            raise ParamError(f"expected an SSTP hash ({known}), got {_describe(value)}")
         return value
     items = _check_str_list(value)
     for i, item in enumerate(items):
@@ -198,6 +212,16 @@ def _check_list_item(kind: ParamKind, item: str) -> None:
             raise ParamError(
                 f'unknown SMB cipher "{item}" (known: {", ".join(smb_rules.SMB_CIPHERS)})'
             )
+    elif kind == "ike_names":
+        if item not in vpn_rules.ike_names():
+            raise ParamError(
+                f'unknown IKE transform name "{item}" (names as in the JSON report, e.g.'
+                ' "3DES", "AES-CBC-128", "HMAC-SHA1", "PRF-HMAC-SHA1", "MODP-1024")'
+            )
+    elif kind == "sstp_auth":
+        if item not in vpn_rules.SSTP_AUTH_PROTOCOLS:
+            known = ", ".join(vpn_rules.SSTP_AUTH_PROTOCOLS)
+            raise ParamError(f'unknown PPP authentication "{item}" (known: {known})')
     elif kind == "hashes":
         if item not in HASH_NAMES:
             raise ParamError(f'unknown hash "{item}" (known: {", ".join(HASH_NAMES)})')
@@ -700,6 +724,63 @@ RULES: dict[str, Rule] = {
             smb_rules.smb_signing_required,
             applies_to=("smb",),
         ),
+        Rule(
+            "ike_v1_disabled",
+            "the responder does not accept IKEv1",
+            {},
+            vpn_rules.ike_v1_disabled,
+            applies_to=("ike",),
+        ),
+        Rule(
+            "ike_no_aggressive_psk",
+            "no IKEv1 Aggressive Mode reply with a crackable PSK hash",
+            {},
+            vpn_rules.ike_no_aggressive_psk,
+            applies_to=("ike",),
+        ),
+        Rule(
+            "ike_algorithms_forbidden",
+            "the responder accepts none of the listed transforms (either IKE version)",
+            IKE_PARAMS,
+            vpn_rules.ike_algorithms_forbidden,
+            applies_to=("ike",),
+        ),
+        Rule(
+            "ike_prefers_strong",
+            "offered everything strongest first, it picks no listed transform when it accepts"
+            " an unlisted one of the same kind",
+            IKE_PARAMS,
+            vpn_rules.ike_prefers_strong,
+            applies_to=("ike",),
+        ),
+        Rule(
+            "sstp_requires_tls",
+            "SSTP is not answered over plain TCP",
+            {},
+            vpn_rules.sstp_requires_tls,
+            applies_to=("sstp",),
+        ),
+        Rule(
+            "sstp_hash_required",
+            "the Call Connect Ack offers crypto binding with `hash`",
+            {"hash": Param("sstp_hash", 'e.g. "SHA256"')},
+            vpn_rules.sstp_hash_required,
+            applies_to=("sstp",),
+        ),
+        Rule(
+            "sstp_hash_forbidden",
+            "the Call Connect Ack does not offer crypto binding with `hash`",
+            {"hash": Param("sstp_hash", 'e.g. "SHA1"')},
+            vpn_rules.sstp_hash_forbidden,
+            applies_to=("sstp",),
+        ),
+        Rule(
+            "sstp_auth_forbidden",
+            "PPP does not ask for any of the listed authentication protocols",
+            {"protocols": Param("sstp_auth", 'e.g. ["PAP"]')},
+            vpn_rules.sstp_auth_forbidden,
+            applies_to=("sstp",),
+        ),
     )
 }
 
@@ -711,19 +792,20 @@ RULES: dict[str, Rule] = {
 def evaluate(profile: Profile, result: TargetResult, *, now: datetime) -> TargetResult:
     """Judge one target against a profile; return a copy with `findings` and `passed` set.
 
-    Requirements whose `applies_to` is not this target's check are skipped. Facts gathered
-    before an error are still judged, but a target whose status is error never passes.
-    Findings are ordered by severity (most serious first), then by profile order.
+    A requirement applies to a kind of facts (`applies_to`: "tls", "smb", "ike", "sstp") and
+    is judged on every target that has those facts: an SSTP target carries the TLS facts of its
+    listener, so the TLS requirements judge it too. Facts gathered before an error are still
+    judged, but a target whose status is error never passes. Findings are ordered by severity
+    (most serious first), then by profile order.
     """
     findings = sorted(
         [*_findings(profile, result, now), *_incomplete(result)],
         key=lambda f: -severity_rank(f.severity),
     )
     threshold = severity_rank(profile.fail_on)
-    measured_fully = result.facts is None or not result.facts.incomplete
     passed = (
         result.status is Status.COMPLETED
-        and measured_fully
+        and not result.incomplete
         and all(severity_rank(f.severity) < threshold for f in findings)
     )
     return dataclasses.replace(result, findings=tuple(findings), passed=passed)
@@ -734,26 +816,28 @@ INCOMPLETE_ID = "PROBE-INCOMPLETE"
 
 def _incomplete(result: TargetResult) -> Iterator[Finding]:
     """What could not be measured is not judged, so such a target never passes; say why."""
-    facts = result.facts
-    if facts is None or not facts.incomplete:
+    incomplete = result.incomplete
+    if not incomplete:
         return
-    parts = [f"{what} ({why})" for what, why in sorted(facts.incomplete.items())]
+    parts = [f"{what} ({why})" for what, why in sorted(incomplete.items())]
     yield Finding(
         id=INCOMPLETE_ID,
         severity="high",
         message="not everything could be measured: " + "; ".join(parts),
-        evidence=", ".join(sorted(facts.incomplete)),
+        evidence=", ".join(sorted(incomplete)),
         rationale="A requirement cannot be judged on facts that were not measured.",
         reference="docs/usage.md#per-target-errors",
     )
 
 
+# The kinds of facts a requirement can apply to: TargetResult attributes.
+FACT_KINDS: tuple[str, ...] = ("tls", "smb", "ike", "sstp")
+
+
 def _findings(profile: Profile, result: TargetResult, now: datetime) -> Iterator[Finding]:
-    facts = result.facts
-    if facts is None:
-        return
     for req in profile.requirements:
-        if req.applies_to != result.target.check:
+        facts = getattr(result, req.applies_to, None) if req.applies_to in FACT_KINDS else None
+        if facts is None:
             continue
         for message, evidence in RULES[req.rule].check(req.params, facts, now):
             yield Finding(

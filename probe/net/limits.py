@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -42,6 +43,13 @@ class Limits:
         self._global = asyncio.Semaphore(concurrency)
         self._hosts: dict[tuple[str, int], tuple[asyncio.Semaphore, int]] = {}
         self._rate = _RateLimiter(rate) if rate else None
+        self._half_open: dict[str, deque[float]] = {}
+
+    def half_open_log(self, address: str) -> deque[float]:
+        """When each accepted IKE offer to ``address`` was answered, across every target of the
+        scan (ike://host:500 and ike://host:4500 are one responder): each left a half-open SA
+        there, and responders ignore a peer that holds too many."""
+        return self._half_open.setdefault(address, deque(maxlen=1024))
 
     @asynccontextmanager
     async def slot(self, address: str, port: int) -> AsyncIterator[None]:

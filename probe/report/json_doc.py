@@ -17,8 +17,12 @@ from probe.model import (
     CertificateFacts,
     ErrorInfo,
     Finding,
+    IkeAlgorithms,
+    IkeFacts,
+    IkeSuite,
     SmbAuthFacts,
     SmbFacts,
+    SstpFacts,
     Status,
     TargetResult,
     TlsFacts,
@@ -55,6 +59,68 @@ def target_to_dict(result: TargetResult) -> JsonObject:
         "duration_seconds": round(result.duration_seconds, 3),
         "tls": None if result.tls is None else _tls(result.tls),
         "smb": None if result.smb is None else _smb(result.smb),
+        "ike": None if result.ike is None else _ike(result.ike),
+        "sstp": None if result.sstp is None else _sstp(result.sstp),
+    }
+
+
+def _ike_algorithms(algorithms: IkeAlgorithms) -> JsonObject:
+    return {
+        "encryption": list(algorithms.encryption),
+        "prf": list(algorithms.prf),
+        "integrity": list(algorithms.integrity),
+        "dh_groups": list(algorithms.dh_groups),
+    }
+
+
+def _ike_suite(suite: IkeSuite | None) -> JsonObject | None:
+    if suite is None:
+        return None
+    return {
+        "encryption": suite.encryption,
+        "prf": suite.prf,
+        "integrity": suite.integrity,
+        "dh_group": suite.dh_group,
+        "auth": suite.auth,
+    }
+
+
+def _ike(facts: IkeFacts) -> JsonObject:
+    return {
+        "ikev2": facts.ikev2,
+        "ikev1": facts.ikev1,
+        "aggressive_mode_psk": facts.aggressive_mode_psk,
+        "aggressive_mode_evidence": facts.aggressive_mode_evidence,
+        "accepted": _ike_algorithms(facts.accepted),
+        "ikev2_accepted": _ike_algorithms(facts.ikev2_accepted),
+        "ikev1_accepted": _ike_algorithms(facts.ikev1_accepted),
+        "ikev2_preferred": _ike_suite(facts.ikev2_preferred),
+        "ikev1_preferred": _ike_suite(facts.ikev1_preferred),
+        "ikev1_transforms": [_ike_suite(s) for s in facts.ikev1_transforms],
+        "notifies": list(facts.notifies),
+        "vendor_ids": list(facts.vendor_ids),
+        "vendors": list(facts.vendors),
+        "certificate_requests": facts.certificate_requests,
+        "cookie_challenge": facts.cookie_challenge,
+        "nat_t": facts.nat_t,
+        "probes": facts.probes,
+        "datagrams": facts.datagrams,
+        "incomplete": dict(facts.incomplete),
+    }
+
+
+def _sstp(facts: SstpFacts) -> JsonObject:
+    return {
+        "sstp": facts.sstp,
+        "over_tls": facts.over_tls,
+        "plain_http": facts.plain_http,
+        "hash_protocols": list(facts.hash_protocols),
+        "server": facts.server,
+        "http_status": facts.http_status,
+        "call_connect": facts.call_connect,
+        "auth_protocol": facts.auth_protocol,
+        "connections": facts.connections,
+        "incomplete": dict(facts.incomplete),
     }
 
 

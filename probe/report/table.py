@@ -22,7 +22,9 @@ from probe.model import (
     TLS_VERSION_LABELS,
     CertificateFacts,
     Finding,
+    IkeFacts,
     SmbFacts,
+    SstpFacts,
     Status,
     TargetResult,
     TlsFacts,
@@ -71,11 +73,12 @@ def render(console: Console, results: Sequence[TargetResult], profile_name: str)
         for row in rows:
             console.print(_stacked(row))
     else:
-        console.print(_summary_table(rows, console.width, any(r.smb for r in results)))
+        mixed = any(r.smb or r.ike or r.sstp for r in results)
+        console.print(_summary_table(rows, console.width, mixed))
     if any(row.marked for row in rows):
         console.print(Text("versions: ! weak (deprecated), ? not measured", style="dim"))
     for result in results:
-        if result.findings or result.error or (result.facts and result.facts.incomplete):
+        if result.findings or result.error or result.incomplete:
             console.print()
             console.print(_details(result, narrow))
     console.print()
@@ -96,6 +99,10 @@ class _Row:
 def _summary_row(result: TargetResult) -> _Row:
     if result.smb is not None:
         return _smb_row(result, result.smb)
+    if result.ike is not None:
+        return _ike_row(result, result.ike)
+    if result.sstp is not None:
+        return _sstp_row(result, result.sstp)
     versions, marked = _versions_cell(result.tls)
     return _Row(
         target=Text(result.target.given),
@@ -114,10 +121,11 @@ def _summary_table(rows: Sequence[_Row], width: int, has_smb: bool = False) -> T
     longest = max((len(row.target) for row in rows), default=0)
     table.add_column("Target", overflow="fold", no_wrap=longest <= width // 3)
     table.add_column("Scan", overflow="fold")
-    # SMB rows use the same columns for dialects, ciphers and enforcement.
-    table.add_column("Versions / dialects" if has_smb else "Versions", overflow="fold")
+    # SMB, IKE and SSTP rows use the same columns for what stands in for versions, suites
+    # and certificates (dialects, ciphers, enforcement; IKE versions, transforms, notes).
+    table.add_column("Versions / protocol" if has_smb else "Versions", overflow="fold")
     table.add_column("Suites / ciphers" if has_smb else "Suites", overflow="fold")
-    table.add_column("Cert / enforced" if has_smb else "Cert", overflow="fold")
+    table.add_column("Cert / notes" if has_smb else "Cert", overflow="fold")
     table.add_column("Result", no_wrap=True)
     for row in rows:
         table.add_row(row.target, row.scan, row.versions, row.suites, row.certificate, row.verdict)
@@ -221,11 +229,70 @@ def _smb_row(result: TargetResult, facts: SmbFacts) -> _Row:
     )
 
 
+def _ike_row(result: TargetResult, facts: IkeFacts) -> _Row:
+    """IKE: versions answered, the accepted transforms (weak ones flagged), notes."""
+    versions = Text()
+    if facts.ikev2:
+        versions.append("IKEv2 ", style="green")
+    if facts.ikev1:
+        versions.append("IKEv1! ", style="red")
+    if facts.aggressive_mode_psk:
+        versions.append("AM-PSK! ", style="bold red")
+    versions.rstrip()
+    accepted = facts.accepted
+    transforms = Text()
+    for kind, names in (("enc", accepted.encryption), ("dh", accepted.dh_groups)):
+        if names:
+            transforms.append(f"{kind} " + ", ".join(names[:4]))
+            transforms.append(" ...\n" if len(names) > 4 else "\n")
+    transforms.rstrip()
+    notes = Text()
+    if facts.nat_t:
+        notes.append("NAT-T\n")
+    if facts.certificate_requests:
+        notes.append("cert auth\n")
+    if facts.vendors:
+        notes.append(", ".join(facts.vendors[:2]) + "\n", style="dim")
+    notes.rstrip()
+    return _Row(
+        target=Text(result.target.given),
+        scan=_scan_cell(result),
+        versions=versions or Text("-", style="dim"),
+        marked=False,
+        suites=transforms or Text("none", style="dim"),
+        certificate=notes or Text("-", style="dim"),
+        verdict=_verdict(result.passed),
+    )
+
+
+def _sstp_row(result: TargetResult, facts: SstpFacts) -> _Row:
+    """SSTP: where it answers (TLS or plain), the TLS versions, binding hashes, PPP auth."""
+    tls_versions, marked = _versions_cell(result.tls)
+    versions = Text()
+    if facts.over_tls:
+        versions.append("SSTP/TLS ", style="green")
+    if facts.plain_http:
+        versions.append("SSTP/plain! ", style="bold red")
+    versions.append_text(tls_versions)
+    binding = Text("binding " + (", ".join(facts.hash_protocols) or "-"))
+    if facts.auth_protocol:
+        binding.append(f"\nPPP {facts.auth_protocol}")
+    return _Row(
+        target=Text(result.target.given),
+        scan=_scan_cell(result),
+        versions=versions,
+        marked=marked,
+        suites=binding,
+        certificate=_certificate_cell(result.tls),
+        verdict=_verdict(result.passed),
+    )
+
+
 def _scan_cell(result: TargetResult) -> Text:
     if result.status is Status.ERROR:
         reason = result.error.reason.value if result.error else "error"
         return Text(reason, style="red")
-    if result.facts is not None and result.facts.incomplete:
+    if result.incomplete:
         return Text("partial", style="yellow")
     return Text("ok")
 
@@ -306,9 +373,8 @@ def _details(result: TargetResult, narrow: bool) -> Group:
         line.append(f"({result.error.reason.value}): ")
         line.append(result.error.message)
         parts.append(line)
-    if result.facts is not None:
-        for label, reason in result.facts.incomplete.items():
-            parts.append(Text(f"  not measured: {label}: {reason}", style="yellow"))
+    for label, reason in result.incomplete.items():
+        parts.append(Text(f"  not measured: {label}: {reason}", style="yellow"))
     ordered = sorted(result.findings, key=lambda f: -severity_rank(f.severity))
     if narrow:
         parts.extend(_finding_block(f) for f in ordered)
