@@ -1,4 +1,4 @@
-"""Command line: ``probe scan``, ``probe demo``, ``probe profiles``.
+"""Command line: ``probe scan``, ``probe vpn``, ``probe demo``, ``probe profiles``.
 
 Exit codes: 0 every target scanned and passing the profile; 1 some target failed the profile
 or could not be scanned; 2 usage or configuration error (bad arguments, bad profile, bad
@@ -249,6 +249,30 @@ JsonlOpt = Annotated[
 ProfileOpt = Annotated[
     str, typer.Option("--profile", "-p", help="Built-in profile name or a .toml file.")
 ]
+CaFileOpt = Annotated[
+    str | None,
+    typer.Option("--ca-file", help="Trust this CA bundle instead of the system store."),
+]
+IkeIdOpt = Annotated[
+    str,
+    typer.Option("--ike-id", help="Identity (user FQDN) an IKEv1 Aggressive Mode offer carries."),
+]
+IkeHalfOpenOpt = Annotated[
+    int,
+    typer.Option(
+        "--ike-half-open",
+        min=1,
+        help="Accepted IKE offers (each a half-open SA on the responder) allowed per window.",
+    ),
+]
+IkeWindowOpt = Annotated[
+    float,
+    typer.Option(
+        "--ike-half-open-seconds",
+        min=0.0,
+        help="How long a responder keeps a half-open SA (strongSwan: 30 s).",
+    ),
+]
 
 
 @app.command("scan")
@@ -273,10 +297,7 @@ def scan_command(
     retries: Annotated[
         int, typer.Option("--retries", min=0, max=5, help="Retries after a reset.")
     ] = 2,
-    ca_file: Annotated[
-        str | None,
-        typer.Option("--ca-file", help="Trust this CA bundle instead of the system store."),
-    ] = None,
+    ca_file: CaFileOpt = None,
     max_cidr: Annotated[
         int, typer.Option("--max-cidr", min=1, help="Largest CIDR block accepted.")
     ] = 65536,
@@ -299,6 +320,9 @@ def scan_command(
     smb_share: Annotated[
         str | None, typer.Option("--smb-share", help="Share whose encryption to check.")
     ] = None,
+    ike_id: IkeIdOpt = "probe@probe.invalid",
+    ike_half_open: IkeHalfOpenOpt = 4,
+    ike_half_open_seconds: IkeWindowOpt = 30.0,
 ) -> None:
     """Scan endpoints and grade them against a profile."""
     from probe.targets import collect_targets
@@ -336,12 +360,103 @@ def scan_command(
                 "smb_password": smb_password,
                 "smb_domain": smb_domain,
                 "smb_share": smb_share,
+                "ike_identity": ike_id,
+                "ike_half_open": ike_half_open,
+                "ike_half_open_seconds": ike_half_open_seconds,
             },
             outputs,
             progress=not no_progress,
         )
         _report(profile, results, outputs, parsed)
     raise typer.Exit(_exit_code(results, outputs, len(bad)))
+
+
+def _vpn_targets(
+    host: str, *, ike: bool, sstp: bool, ike_port: int, sstp_port: int
+) -> list[Target]:
+    from probe.targets import TargetError, parse_target
+
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if "://" in bare or "/" in bare:
+        raise _usage_error(f"{host!r}: give a host name or address, without scheme or port")
+    shown = f"[{bare}]" if ":" in bare else bare
+    wanted = []
+    if ike:  # the IKE check also tries the NAT-T port (options.ike_nat_t_port)
+        wanted.append(f"ike://{shown}:{ike_port}")
+    if sstp:
+        wanted.append(f"sstp://{shown}:{sstp_port}")
+    targets: list[Target] = []
+    for text in wanted:
+        try:
+            targets.extend(parse_target(text, max_cidr=1))
+        except TargetError as exc:
+            raise _usage_error(f"{host!r}: {exc}") from None
+    return targets
+
+
+@app.command("vpn")
+def vpn_command(
+    host: Annotated[str, typer.Argument(help="The VPN endpoint: a host name or address.")],
+    ike_only: Annotated[bool, typer.Option("--ike-only", help="Only IKE (no SSTP).")] = False,
+    sstp_only: Annotated[bool, typer.Option("--sstp-only", help="Only SSTP (no IKE).")] = False,
+    ike_port: Annotated[int, typer.Option("--ike-port", min=1, max=65535, help="IKE port.")] = 500,
+    nat_t_port: Annotated[
+        int,
+        typer.Option(
+            "--nat-t-port",
+            min=1,
+            max=65535,
+            help="NAT-T port, tried with one IKEv2 offer behind the non-ESP marker.",
+        ),
+    ] = 4500,
+    sstp_port: Annotated[
+        int, typer.Option("--sstp-port", min=1, max=65535, help="SSTP (TLS) port.")
+    ] = 443,
+    profile_name: ProfileOpt = DEFAULT_PROFILE,
+    json_out: JsonOpt = None,
+    jsonl_out: JsonlOpt = None,
+    timeout: TimeoutOpt = 5.0,
+    ca_file: CaFileOpt = None,
+    ike_id: IkeIdOpt = "probe@probe.invalid",
+    ike_half_open: IkeHalfOpenOpt = 4,
+    ike_half_open_seconds: IkeWindowOpt = 30.0,
+) -> None:
+    """Validate a VPN endpoint: IKE on UDP 500, NAT-T on UDP 4500, SSTP (and its TLS) on 443."""
+    if ike_only and sstp_only:
+        raise _usage_error("--ike-only and --sstp-only exclude each other")
+    if json_out == "-" and jsonl_out == "-":
+        raise _usage_error("--json - and --jsonl - cannot both write to stdout")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise _usage_error(f"--ca-file {ca_file}: no such file")
+    profile = _load_profile(profile_name)
+    targets = _vpn_targets(
+        host,
+        ike=not sstp_only,
+        sstp=not ike_only,
+        ike_port=ike_port,
+        sstp_port=sstp_port,
+    )
+    with ExitStack() as stack:
+        try:
+            outputs = _Outputs(stack, json_out, jsonl_out)
+        except OSError as exc:
+            raise _usage_error(f"cannot write output: {exc}") from None
+        results = _run_scan(
+            targets,
+            profile,
+            {
+                "timeout": timeout,
+                "ca_file": ca_file,
+                "ike_identity": ike_id,
+                "ike_nat_t_port": nat_t_port,
+                "ike_half_open": ike_half_open,
+                "ike_half_open_seconds": ike_half_open_seconds,
+            },
+            outputs,
+            progress=False,
+        )
+        _report(profile, results, outputs, targets)
+    raise typer.Exit(_exit_code(results, outputs, 0))
 
 
 @app.command("demo")

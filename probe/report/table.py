@@ -232,8 +232,10 @@ def _smb_row(result: TargetResult, facts: SmbFacts) -> _Row:
 def _ike_row(result: TargetResult, facts: IkeFacts) -> _Row:
     """IKE: versions answered, the accepted transforms (weak ones flagged), notes."""
     versions = Text()
-    if facts.ikev2:
+    if facts.ikev2 and facts.ikev2_accepted.encryption:
         versions.append("IKEv2 ", style="green")
+    elif facts.ikev2:
+        versions.append("IKEv2:none ", style="dim")  # answered, accepted nothing offered
     if facts.ikev1:
         versions.append("IKEv1! ", style="red")
     if facts.aggressive_mode_psk:
