@@ -5,6 +5,10 @@
 #     samba-common-bin (smbpasswd, testparm) and smbclient;
 #   - strongSwan's charon and swanctl with the standard and extra plugins (the IKE responders),
 #     and ike-scan (the IKE oracle);
+#   - libreswan 4.10's pluto, a second IKE implementation: Debian's libreswan package
+#     Conflicts with strongswan-charon (both provide ike-server), so its .deb is unpacked into
+#     /opt/probe-lab/libreswan (never installed) and its runtime libraries and libnss3-tools
+#     (certutil) are installed;
 #   - tcpdump (captures/pcap/record.py records the capture-reader test captures with it);
 #   - gcc, libc6-dev and python3-dev: sstp-server (the SSTP lab server) builds a C extension;
 #   - util-linux (unshare: gnutls-serv runs in a private network namespace because it cannot
@@ -35,6 +39,22 @@ packages=(
     libstrongswan-standard-plugins
     libstrongswan-extra-plugins
     ike-scan
+    libnss3-tools
+    libcurl3-nss
+    libevent-core-2.1-7
+    libevent-pthreads-2.1-7
+    libldap-2.5-0
+    libldns3
+    libnspr4
+    libnss3
+    libunbound8
+    libcap-ng0
+    libaudit1
+    libpam0g
+    libselinux1
+    libsystemd0
+    libcrypt1
+    dns-root-data
     gcc
     libc6-dev
     python3-dev
@@ -79,9 +99,21 @@ cleanup() {
 trap cleanup EXIT
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends --no-upgrade "${packages[@]}" >/dev/null
 
+# libreswan for tests/lab/libreswan.py, unpacked beside strongSwan (see the header).
+libreswan_root=/opt/probe-lab/libreswan
+if [[ ! -x ${libreswan_root}/usr/libexec/ipsec/pluto ]]; then
+    echo "install-test-deps: unpacking libreswan into ${libreswan_root}" >&2
+    deb_dir="$(mktemp -d)"
+    chmod 755 "${deb_dir}" # apt's _apt user writes the download
+    (cd "${deb_dir}" && "${sudo[@]}" apt-get download -qq libreswan)
+    "${sudo[@]}" mkdir -p "${libreswan_root}"
+    "${sudo[@]}" dpkg-deb -x "${deb_dir}"/libreswan_*.deb "${libreswan_root}"
+    rm -rf "${deb_dir}"
+fi
+
 # Fail here, not in the middle of the tests, when something did not land.
 for binary in openssl nginx gnutls-serv gnutls-cli sslscan nmap smbd smbpasswd testparm smbclient \
-    swanctl ike-scan unshare ss tcpdump "${python}"; do
+    swanctl ike-scan certutil unshare ss tcpdump "${python}"; do
     if ! command -v "${binary}" >/dev/null 2>&1 && [[ ! -x /usr/sbin/${binary} ]]; then
         echo "install-test-deps: ${binary} is still missing after apt-get install" >&2
         exit 1

@@ -44,6 +44,7 @@ from probe.checks.ike_plan import (
     ikev2_plan,
     v1_transforms,
 )
+from probe.checks.ike_plan import record_v1 as _record_v1
 from probe.codecs import ike
 from probe.codecs.errors import DecodeError
 from probe.codecs.ike_constants import (
@@ -88,6 +89,13 @@ T = TypeVar("T")
 
 class _Silent(Exception):
     """No answer to a request after every retransmission."""
+
+
+@dataclass(frozen=True)
+class _AggressiveAnswer:
+    hash_returned: bool | None  # None: no answer
+    evidence: str
+    chosen: Chosen | None = None
 
 
 @dataclass
@@ -174,8 +182,14 @@ class _Session:
         notifies = [
             (NotifyType.NAT_DETECTION_SOURCE_IP, b"\x00" * 20),  # filled below
             (NotifyType.NAT_DETECTION_DESTINATION_IP, b"\x00" * 20),
-            (NotifyType.IKEV2_FRAGMENTATION_SUPPORTED, b""),
-            (NotifyType.SIGNATURE_HASH_ALGORITHMS, SIGNATURE_HASHES),
+            (NotifyType.IKEV2_FRAGMENTATION_SUPPORTED, b""),  # RFC 7383 2.3
+            (NotifyType.SIGNATURE_HASH_ALGORITHMS, SIGNATURE_HASHES),  # RFC 7427 4
+            # Responders echo these only to an initiator that sends them: IKE_INTERMEDIATE
+            # (RFC 9242 3, the carrier of post-quantum additional key exchanges, RFC 9370)
+            # and post-quantum preshared keys (RFC 8784 3).
+            (NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED, b""),
+            (NotifyType.USE_PPK, b""),
+            (NotifyType.CHILDLESS_IKEV2_SUPPORTED, b""),  # RFC 6023 3
         ]
         # RFC 7296 2.23: SHA-1(SPIi | SPIr | IP | port); the source is unknown before sending,
         # so it hashes an unspecified address (the responder then reports NAT, harmlessly).
@@ -285,12 +299,11 @@ class _Session:
         detail = ", ".join(f"notify {n}" for n in message.notify_types) or "no SA payload"
         return Outcome(Answer.OTHER, detail=detail)
 
-    async def aggressive_mode(self, group: int) -> tuple[bool | None, str | None]:
-        """Offer Aggressive Mode with PSK in ``group``; True when HASH_R comes back."""
+    async def aggressive_mode(self, group: int, auth: int) -> _AggressiveAnswer:
+        """Offer Aggressive Mode in ``group`` with one authentication method (PSK or
+        XAUTH-PSK: libreswan ignores an offer that mixes them); True when HASH_R comes back."""
         cookie = self.ctx.random_bytes(8)
-        transforms = v1_transforms(
-            V1_ENCRYPTION, V1_HASH, (V1_AUTH_PSK, V1_AUTH_XAUTH_PSK), (group,)
-        )
+        transforms = v1_transforms(V1_ENCRYPTION, V1_HASH, (auth,), (group,))
         private = self.ctx.random_bytes(private_bytes_needed(group))
         request = ike.build_ikev1_aggressive(
             cookie_i=cookie,
@@ -300,20 +313,24 @@ class _Session:
             identity=self.ctx.options.ike_identity.encode("utf-8", "replace")[:255],
             nat_t=self.nat_t,
         )
+        method = V1_AUTH_NAMES.get(auth, str(auth))
+        where = f"{method} in {transform_name(4, group)}"
         try:
             answer = await self._ikev1_exchange(request, cookie)
         except _Silent:
-            return None, f"no answer to Aggressive Mode in {transform_name(4, group)}"
+            return _AggressiveAnswer(None, f"no answer to Aggressive Mode {where}")
         outcome = self._v1_outcome(answer)
         if answer.has_hash:
             chosen = outcome.chosen
             what = _v1_suite(chosen) if chosen else None
             suite = f" ({_suite_text(what)})" if what else ""
             length = f"{answer.hash_length}-byte " if answer.hash_length else ""
-            return True, f"Aggressive Mode PSK reply with a {length}HASH_R{suite}"
+            evidence = f"Aggressive Mode {method} reply with a {length}HASH_R{suite}"
+            return _AggressiveAnswer(True, evidence, chosen)
         if outcome.answer is Answer.NO_PROPOSAL:
-            return False, "Aggressive Mode PSK offer refused (NO-PROPOSAL-CHOSEN)"
-        return False, f"Aggressive Mode PSK offer answered without a hash ({outcome.detail})"
+            return _AggressiveAnswer(False, f"Aggressive Mode {where} refused (NO-PROPOSAL-CHOSEN)")
+        detail = f"Aggressive Mode {where} answered without a hash ({outcome.detail})"
+        return _AggressiveAnswer(False, detail)
 
     def _note_extras(self, vendor_ids: tuple[bytes, ...]) -> None:
         for vid in vendor_ids[:32]:
@@ -480,7 +497,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     incomplete: dict[str, str] = {}
     v2 = V2Result()
     v1 = V1Result()
-    aggressive: tuple[bool | None, str | None] = (None, None)
+    aggressive = _AggressiveAnswer(None, "not tried: no IKE answer")
     error: TransportError | None = None
     try:
         await session.open()
@@ -497,18 +514,22 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     nat_t: bool | None = None
     if error is None and not session.nat_t and (v2.answered or v1.answered):
         nat_t = await _nat_t(target, address, nat_t_port, ctx, session)
-    if aggressive[0] is None and error is None and v1.answered:
-        incomplete["aggressive_mode"] = aggressive[1] or "not measured"
+    if aggressive.chosen is not None:  # the suite an Aggressive Mode answer accepted
+        _record_v1(v1, aggressive.chosen)
+    if "ikev1" in v1.incomplete and not v1.answered and v2.answered:
+        # Silence to IKEv1 from a responder that answers IKEv2: it does not serve IKEv1
+        # (libreswan and others drop it without a word), not a measurement that failed.
+        del incomplete["ikev1"]
 
     v2_algorithms, v1_algorithms = _v2_algorithms(v2), _v1_algorithms(v1)
     vendor_ids = tuple(session.vendor_ids)
     facts = IkeFacts(
         ikev2=v2.answered if error is None or v2.answered else None,
-        ikev1=(bool(v1.transforms) or aggressive[0] is True)
-        if v1.answered or aggressive[0] is not None
+        ikev1=(bool(v1.transforms) or aggressive.hash_returned is True)
+        if v1.answered or aggressive.hash_returned is not None or v2.answered
         else (False if error is None else None),
-        aggressive_mode_psk=aggressive[0],
-        aggressive_mode_evidence=aggressive[1],
+        aggressive_mode_psk=aggressive.hash_returned,
+        aggressive_mode_evidence=aggressive.evidence,
         accepted=_union(v2_algorithms, v1_algorithms),
         ikev2_accepted=v2_algorithms,
         ikev1_accepted=v1_algorithms,
@@ -545,32 +566,41 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     )
 
 
-async def _aggressive(session: _Session, v1: V1Result) -> tuple[bool | None, str | None]:
-    """Aggressive Mode with PSK, in the groups Main Mode accepted (else the common MODP-1024
-    and MODP-2048). The offers go out at once, each on its own socket, so that a responder
-    that stays silent costs one timeout, not one per group."""
+async def _aggressive(session: _Session, v1: V1Result) -> _AggressiveAnswer:
+    """Aggressive Mode, in the groups Main Mode accepted (else the common MODP-1024 and
+    MODP-2048), with PSK, then with XAUTH-PSK if PSK drew no hash. The offers of one method go
+    out at once, each on its own socket, so that a silent responder costs one timeout per
+    method, not one per group."""
     groups = list(dict.fromkeys([*v1.groups, 2, 14]))[:3] if v1.groups else [2, 14]
 
-    async def one(group: int) -> tuple[bool | None, str | None]:
+    async def one(group: int, auth: int) -> _AggressiveAnswer:
         probe = _Session(session.target, session.address, session.port, session.nat_t,
                          session.ctx)  # fmt: skip
         try:
             await probe.open()
-            return await probe.aggressive_mode(group)
+            return await probe.aggressive_mode(group, auth)
         finally:
             probe.close()
             session.probes += probe.probes
             session.datagrams += probe.datagrams
             session.vendor_ids.update(probe.vendor_ids)
 
-    answers = await asyncio.gather(*(one(g) for g in groups))
-    for answer in answers:
-        if answer[0]:
-            return answer
-    for answer in answers:
-        if answer[0] is False:
-            return answer
-    return answers[0]
+    answers: list[_AggressiveAnswer] = []
+    for auth in (V1_AUTH_PSK, V1_AUTH_XAUTH_PSK):
+        answers += await asyncio.gather(*(one(g, auth) for g in groups))
+        for answer in answers:
+            if answer.hash_returned:
+                return answer
+    refused = [a for a in answers if a.hash_returned is False]
+    if refused:
+        return refused[0]
+    # Silence: some responders (libreswan) ignore an Aggressive Mode offer whose ID they do
+    # not know, so silence proves nothing either way.
+    return _AggressiveAnswer(
+        None,
+        f"no answer to Aggressive Mode (ID {session.ctx.options.ike_identity}); a responder"
+        " may ignore identities it does not know: try --ike-id with a group name",
+    )
 
 
 async def _nat_t(

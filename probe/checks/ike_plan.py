@@ -366,6 +366,17 @@ def v1_transforms(
     )
 
 
+def record_v1(result: V1Result, chosen: Chosen) -> None:
+    """Add an accepted IKEv1 transform set (Main or Aggressive Mode) to ``result``."""
+    _add(result.transforms, chosen)
+    _add(result.encryption, chosen.encryption)
+    if chosen.hash is not None:
+        _add(result.hash, chosen.hash)
+    if chosen.auth is not None:
+        _add(result.auth, chosen.auth)
+    _add(result.groups, chosen.group)
+
+
 def ikev1_plan(
     encryption: Sequence[Encryption] = V1_ENCRYPTION,
     hashes: Sequence[int] = V1_HASH,
@@ -394,15 +405,8 @@ def ikev1_plan(
         result.offers += 1
         if outcome.answer is not Answer.NO_ANSWER:
             result.answered = True
-        chosen = outcome.chosen
-        if chosen is not None:
-            _add(result.transforms, chosen)
-            _add(result.encryption, chosen.encryption)
-            if chosen.hash is not None:
-                _add(result.hash, chosen.hash)
-            if chosen.auth is not None:
-                _add(result.auth, chosen.auth)
-            _add(result.groups, chosen.group)
+        if outcome.chosen is not None:
+            record_v1(result, outcome.chosen)
         return outcome
 
     outcome = yield from offer("preference")

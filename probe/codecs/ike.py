@@ -375,8 +375,16 @@ class _Payload:
     body: bytes
 
 
-def _walk(first: int, data: bytes, *, stop_at: frozenset[int] = frozenset()) -> list[_Payload]:
-    """The chain of generic payload headers (RFC 7296 §3.2, RFC 2408 §3.2)."""
+# libreswan pads cleartext IKEv1 messages to a multiple of 4 bytes with zeros after the last
+# payload (its Aggressive Mode answer ends in 2 such bytes); tolerated for IKEv1 only.
+V1_MAX_PADDING = 3
+
+
+def _walk(
+    first: int, data: bytes, *, stop_at: frozenset[int] = frozenset(), padding: int = 0
+) -> list[_Payload]:
+    """The chain of generic payload headers (RFC 7296 §3.2, RFC 2408 §3.2); up to
+    ``padding`` zero bytes may follow the last payload."""
     reader = Reader(data)
     payloads: list[_Payload] = []
     ptype = first
@@ -394,6 +402,8 @@ def _walk(first: int, data: bytes, *, stop_at: frozenset[int] = frozenset()) -> 
         if ptype in stop_at:
             break
         ptype = following
+    if 0 < reader.remaining <= padding and not any(data[reader.offset :]):
+        return payloads
     reader.expect_eof("the last payload")
     return payloads
 
@@ -841,7 +851,7 @@ def parse_ikev1(data: bytes, *, nat_t: bool = False) -> Ikev1Message:
     if header.version >> 4 != 1:
         raise DecodeError(f"IKE major version {header.version >> 4}, expected 1")
     encrypted = bool(header.flags & V1_FLAG_ENCRYPTION)
-    payloads = [] if encrypted else _walk(header.next_payload, header.body)
+    payloads = [] if encrypted else _walk(header.next_payload, header.body, padding=V1_MAX_PADDING)
     transforms: list[Ikev1Transform] = []
     numbers: list[int] = []
     seen_sa = False

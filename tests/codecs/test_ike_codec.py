@@ -918,3 +918,26 @@ def test_every_capture_has_an_expectation() -> None:
     }  # fmt: skip
     assert set(SAMPLES) == covered
     assert covered == IKEV2 | IKEV1
+
+
+def _padded(message: bytes, padding: bytes) -> bytes:
+    """``message`` with ``padding`` after its last payload, the header length grown to match."""
+    return message[:24] + struct.pack("!I", len(message) + len(padding)) + message[28:] + padding
+
+
+@pytest.mark.parametrize("pad", [b"\x00", b"\x00\x00", b"\x00\x00\x00"])
+def test_ikev1_zero_padding_after_the_last_payload_is_tolerated(pad: bytes) -> None:
+    # libreswan 4.10 pads its cleartext Aggressive Mode answer to a multiple of 4 bytes.
+    original = SAMPLES["ikev1_aggressive_hash.bin"]
+    assert parse_ikev1(_padded(original, pad)) == parse_ikev1(original)
+
+
+@pytest.mark.parametrize("pad", [b"\x00" * 4, b"\x00\x01", b"\xff"])
+def test_ikev1_other_trailing_bytes_are_refused(pad: bytes) -> None:
+    with pytest.raises(DecodeError):
+        parse_ikev1(_padded(SAMPLES["ikev1_aggressive_hash.bin"], pad))
+
+
+def test_ikev2_padding_is_not_tolerated() -> None:
+    with pytest.raises(DecodeError):
+        parse_ikev2(_padded(SAMPLES["ikev2_no_proposal_chosen.bin"], b"\x00\x00"))
