@@ -596,8 +596,11 @@ def test_default_half_open_limits(lab: StrongSwanLab) -> None:
     # a client that echoes cookies: 3 plain, 2 with a cookie, then silence (block_threshold)
     got = [_weak_probe(weak) for _ in range(7)]
     assert got == ["accepted"] * 3 + ["accepted after cookie"] * 2 + ["silence"] * 2, got
-    # a source address of its own (bound to 127.0.0.1) has a count of its own
-    assert _weak_probe(weak, bind="127.0.0.1") == "accepted"
+    # a source address of its own (bound to 127.0.0.1) has a half-open count of its own: it is
+    # not silenced. It may still be asked for a cookie: charon keeps the 10 s cookie calm-down
+    # in one of 32 buckets chosen by a keyed hash of the address (a new key each start), so
+    # about one start in 32 puts 127.0.0.1 in the alias's bucket.
+    assert _weak_probe(weak, bind="127.0.0.1") in ("accepted", "accepted after cookie")
     # IKEv1 has no cookies: 5 answers, then silence
     main = lab["ikev1-main"]
     kinds = [ike_scan(main.host, timeout_ms=SILENCE_MS).kind for _ in range(7)]
