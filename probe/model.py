@@ -103,6 +103,25 @@ class TlsFacts:
     connections: int  # TCP connections this check opened
     # Versions whose measurement failed (e.g. a timeout on that probe): label -> reason.
     incomplete: Mapping[str, str] = field(default_factory=dict)
+    # Key-exchange groups the server accepts by IANA name, per version label: "TLSv1.3", and
+    # the newest of TLSv1.2/1.1/1.0 it accepts (ECDHE curves, then RFC 7919 groups). In the
+    # server's order when groups_server_preference is True, else in probe's offer order
+    # (strongest first). A label is present when that version was measured; () when the
+    # server negotiates no named group there (e.g. DHE with its own prime only).
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    groups_server_preference: Mapping[str, bool | None] = field(default_factory=dict)
+    preferred_group: str | None = None  # its pick when offered every group (TLS 1.3 first)
+    prefers_post_quantum: bool | None = None  # that TLS 1.3 pick is a PQ group; None: no 1.3
+    dh_common_prime: str | None = None  # the smallest DHE prime is a published one: its name
+
+    @property
+    def accepted_groups(self) -> tuple[str, ...]:
+        """Every accepted group once: TLS 1.3's in its order, then the older versions' others."""
+        seen: dict[str, None] = {}
+        for label in ("TLSv1.3", *(v for v in self.groups if v != "TLSv1.3")):
+            for name in self.groups.get(label, ()):
+                seen.setdefault(name, None)
+        return tuple(seen)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,12 @@ TLS_KEYS = [
     "suite_facts",
     "connections",
     "incomplete",
+    "groups",
+    "groups_by_version",
+    "groups_server_preference",
+    "preferred_group",
+    "prefers_post_quantum",
+    "dh_common_prime",
 ]
 CERT_KEYS = [
     "key_type",

@@ -13,24 +13,48 @@ Facts only; profiles judge them. How it keeps the connection count low:
   more hello offering the accepted suites reversed tells whether it does.
 * Certificates up to TLS 1.2 arrive in the clear in the same flights. Only a TLS 1.3-only
   server needs one full handshake (pyOpenSSL) to see its certificate.
+* Key-exchange groups are found by elimination too, once the suites are known (see
+  ``_eliminate_groups``): TLS 1.3 hellos without any key share make the server name the group
+  it wants in a HelloRetryRequest (RFC 8446 4.1.4), TLS 1.2 ECDHE hellos make it name the
+  curve in its ServerKeyExchange (RFC 8422 5.4). Each costs one hello per accepted group plus
+  the one that is refused; the server's order comes out of the same hellos.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from probe.checks.context import CheckContext, ProbeFailed, error_result
 from probe.codecs.errors import DecodeError, NotTlsError
-from probe.codecs.tls.constants import VERSION_LABEL, AlertDescription, Version
+from probe.codecs.tls.constants import (
+    GROUP_BITS,
+    GROUP_NAMES,
+    VERSION_LABEL,
+    AlertDescription,
+    Version,
+    group_name,
+)
 from probe.codecs.tls.flight import (
     ServerFlight,
     ServerFlightReader,
     Ssl2ServerHelloReader,
 )
-from probe.codecs.tls.hello import build_client_hello, build_sslv2_client_hello
+from probe.codecs.tls.groups import (
+    FFDHE_GROUPS,
+    TLS12_GROUP_CANDIDATES,
+    TLS13_GROUP_CANDIDATES,
+    common_prime_name,
+    ffdhe_group_for_prime,
+    is_post_quantum,
+)
+from probe.codecs.tls.hello import (
+    MAX_CIPHER_SUITES,
+    build_client_hello,
+    build_sslv2_client_hello,
+)
 from probe.codecs.tls.suites import SSL2_CIPHERS, SUITES, candidate_suites
 from probe.model import (
     CertificateFacts,
@@ -72,6 +96,7 @@ class _Endpoint:
     connections: int = 0
     chains: dict[bytes, tuple[tuple[bytes, ...], set[str]]] = field(default_factory=dict)
     key_exchange: dict[str, KeyExchangeParams] = field(default_factory=dict)
+    dh_primes: dict[str, bytes] = field(default_factory=dict)  # suite name -> DHE prime seen
 
     @property
     def timeouts(self) -> Timeouts:
@@ -117,6 +142,16 @@ class _Endpoint:
             server_name=self.target.server_name,
             random=self.ctx.random_bytes(32),
             x25519_key_share=self.ctx.random_bytes(32) if version is Version.TLS1_3 else None,
+        )
+
+    def group_hello(self, version: Version, suites: Sequence[int], groups: Sequence[int]) -> bytes:
+        """A hello offering exactly ``groups``; at TLS 1.3 with an empty key_share list."""
+        return build_client_hello(
+            version=version,
+            cipher_suites=suites,
+            server_name=self.target.server_name,
+            random=self.ctx.random_bytes(32),
+            groups=groups,
         )
 
     def note_chain(self, chain: Sequence[bytes], how: str) -> None:
@@ -186,11 +221,15 @@ def _record_flight(ep: _Endpoint, version: Version, suite: int, flight: ServerFl
         ep.note_chain(flight.certificate_chain, f"{label} {auth}")
     kx = flight.key_exchange
     if kx is not None and name not in ep.key_exchange:
-        ep.key_exchange[name] = KeyExchangeParams(kind=kx.kind, group=kx.group_name, bits=kx.bits)
+        group_label = kx.group_name
+        if kx.kind == "DHE" and kx.prime is not None:
+            ep.dh_primes[name] = kx.prime
+            ffdhe = ffdhe_group_for_prime(kx.prime)  # a fixed prime may still be RFC 7919's
+            if group_label is None and ffdhe is not None:
+                group_label = group_name(ffdhe)
+        ep.key_exchange[name] = KeyExchangeParams(kind=kx.kind, group=group_label, bits=kx.bits)
     hello = flight.server_hello
     if version is Version.TLS1_3 and hello is not None and hello.selected_group is not None:
-        from probe.codecs.tls.constants import GROUP_BITS, GROUP_NAMES
-
         group = GROUP_NAMES.get(hello.selected_group, f"0x{hello.selected_group:04X}")
         ep.key_exchange.setdefault(
             name,
@@ -308,6 +347,251 @@ async def _merge(ep: _Endpoint, version: Version, left: list[int], right: list[i
             out.append(left[i])
             i += 1
     return out + left[i:] + right[j:]
+
+
+# --- key-exchange groups ------------------------------------------------------------------
+#
+# What a server does with a hello that names groups but carries no key share (measured in
+# tests/checks/test_tls_groups.py): OpenSSL 3.0 answers the TLS 1.3 HelloRetryRequest with the
+# first group of *its own* list that the client offers, with or without -serverpref
+# (SSL_OP_CIPHER_SERVER_PREFERENCE); in TLS 1.2 it takes the client's first curve unless
+# -serverpref is set. So the order is measured per version, never assumed.
+
+_Ask = Callable[[list[int]], Awaitable[int | None]]
+
+
+@dataclass
+class _GroupOutcome:
+    found: list[int] = field(default_factory=list)  # in the order the server picked them
+    preference: bool | None = None  # True: the server's order; False: the client's
+    failure: ProbeFailed | None = None
+    last: ServerFlight | None = None  # the answer that ended the elimination
+
+
+async def _eliminate_groups(
+    ask: _Ask, candidates: Sequence[int], *, expect_client_order: bool
+) -> _GroupOutcome:
+    """Offer every candidate, drop the group the server picks, offer the rest again.
+
+    ``ask(offer)`` sends one hello and returns the group the server picked (None when it
+    declined): one hello per accepted group plus the refused one. The server's order mostly
+    comes free with them:
+
+    * a server following the client's order picks groups in ``candidates`` order, so a pick
+      that comes earlier in ``candidates`` than one picked before proves the server's own
+      order (and the picks are that order). ``candidates`` is ordered unlike common server
+      lists (secp256r1 before x25519, for one) so that this usually shows within two picks;
+    * with ``expect_client_order``, while the picks still fit the client's order, the groups
+      found so far are appended to each offer from the third on, newest first. A client-order
+      server then picks from the rest while it accepts any, and else the newest found group:
+      that answer ends the elimination in place of the refused hello. A server-order server
+      picks its favourite, the first group found, costing one hello;
+    * otherwise, when the picks fit both orders at the end, one more hello offers the found
+      groups reversed: the server's order keeps the first, the client's takes the last.
+    """
+    rank = {g: i for i, g in enumerate(candidates)}
+    remaining = list(candidates)
+    out = _GroupOutcome()
+    found = out.found
+    order: bool | None = None
+    settled = False  # the order is known, or the picks fit neither order: stop testing
+
+    def judge(pick: int) -> bool | None:
+        """An offer ended with found groups, newest first, was answered with ``pick``."""
+        if pick == found[-1]:
+            return False
+        return True if pick == found[0] else None
+
+    try:
+        while True:
+            testing = expect_client_order and not settled and len(found) >= 2
+            offer = remaining + (found[::-1] if testing else [])
+            if not offer:
+                break
+            pick = await ask(offer)
+            if pick is None or pick not in offer:
+                break
+            if pick in remaining:
+                if not settled and found and rank[pick] < rank[found[-1]]:
+                    order, settled = True, True
+                found.append(pick)
+                remaining.remove(pick)
+                continue
+            # It preferred a group found before to the rest of the offer.
+            order, settled = judge(pick), True
+            if order is False:
+                break  # the client's order, and nothing left in the offer that it accepts
+        if not settled and len(found) >= 2:
+            pick = await ask(found[::-1])
+            order = None if pick is None else judge(pick)
+    except ProbeFailed as exc:
+        out.failure = exc
+    out.preference = order if len(found) >= 2 else None
+    return out
+
+
+async def _group_offer(
+    ep: _Endpoint, version: Version, suites: Sequence[int], groups: Sequence[int]
+) -> ServerFlight:
+    tls13 = version is Version.TLS1_3
+    reader = ServerFlightReader(want_key_exchange=not tls13)
+    try:
+        await ep.send(ep.group_hello(version, suites, groups), reader)
+    except ProbeFailed:
+        flight = reader.result()
+        if flight.server_hello is None or (not tls13 and flight.key_exchange is None):
+            raise
+        return flight  # what we needed arrived; a broken tail does not undo it
+    return reader.result()
+
+
+async def _groups_tls13(ep: _Endpoint, suites: Sequence[int]) -> _GroupOutcome:
+    """TLS 1.3: a hello with an empty key_share list gets a HelloRetryRequest naming the group
+    the server wants (RFC 8446 4.1.4, 4.2.8); no key is computed on either side."""
+    last: list[ServerFlight] = []
+
+    async def ask(offer: list[int]) -> int | None:
+        flight = await _group_offer(ep, Version.TLS1_3, suites, offer)
+        last[:] = [flight]
+        hello = flight.server_hello
+        if hello is None or hello.version != Version.TLS1_3:
+            return None
+        return hello.selected_group
+
+    # HelloRetryRequests follow the server's list in OpenSSL (with or without -serverpref) and
+    # in Go's crypto/tls: no bet on the client's order here.
+    outcome = await _eliminate_groups(ask, TLS13_GROUP_CANDIDATES, expect_client_order=False)
+    outcome.last = last[0] if last else None
+    return outcome
+
+
+async def _groups_tls12(
+    ep: _Endpoint, version: Version, suites: Sequence[int], kind: str, candidates: Sequence[int]
+) -> _GroupOutcome:
+    """TLS 1.0-1.2: offer only the accepted suites of ``kind`` ("ECDHE" or "DHE") and read
+    the group from the ServerKeyExchange: the named curve (RFC 8422 5.4), or the RFC 7919
+    group whose prime the server sent (RFC 7919 4). OpenSSL picks curves by the client's
+    order unless -serverpref is set, hence the bet on the client's order.
+
+    Known gap: an ECDSA certificate's own curve must be in supported_groups too (RFC 8422
+    5.1.1; OpenSSL checks it), so a server whose only ECDHE suites are ECDHE_ECDSA refuses as
+    soon as that curve has been eliminated, and curves it would pick after it are not seen.
+    Its ECDHE_RSA suites, when it has them, keep it answering."""
+    last: list[ServerFlight] = []
+
+    async def ask(offer: list[int]) -> int | None:
+        flight = await _group_offer(ep, version, suites, offer)
+        last[:] = [flight]
+        hello, kx = flight.server_hello, flight.key_exchange
+        if hello is None or hello.version != version or hello.cipher_suite not in suites:
+            return None
+        if kx is None or kx.kind != kind:
+            return None
+        if kind == "DHE":
+            return None if kx.prime is None else ffdhe_group_for_prime(kx.prime)
+        return kx.group  # None for an explicit curve: nothing to eliminate
+
+    outcome = await _eliminate_groups(ask, candidates, expect_client_order=True)
+    outcome.last = last[0] if last else None
+    return outcome
+
+
+def _suites_of_kind(accepted: Sequence[int], kind: str) -> list[int]:
+    chosen = [s for s in accepted if s in SUITES and SUITES[s].kx == kind]
+    return chosen[:MAX_CIPHER_SUITES]
+
+
+@dataclass
+class _GroupFacts:
+    by_version: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    preference: dict[str, bool | None] = field(default_factory=dict)
+    preferred: str | None = None
+    post_quantum: bool | None = None
+    incomplete: dict[str, str] = field(default_factory=dict)
+
+
+def _names(groups: Sequence[int]) -> tuple[str, ...]:
+    return tuple(group_name(g) for g in groups)
+
+
+def _declined(flight: ServerFlight | None) -> str:
+    """Why the first group hello found nothing, for ``incomplete``."""
+    if flight is None:
+        return "no answer"
+    if flight.alert is not None:
+        return f"alert {flight.alert.name}"
+    if flight.server_hello is not None:
+        return "its answer named no group that was offered"
+    return "the connection closed without an answer"
+
+
+async def _measure_groups(ep: _Endpoint, accepted: dict[Version, list[int]]) -> _GroupFacts:
+    """The groups of TLS 1.3 and of the newest older version the server accepts."""
+    out = _GroupFacts()
+    jobs: dict[str, Awaitable[_GroupOutcome]] = {}
+    if accepted.get(Version.TLS1_3):
+        jobs["TLSv1.3"] = _groups_tls13(ep, accepted[Version.TLS1_3][:MAX_CIPHER_SUITES])
+    legacy = next(
+        (v for v in (Version.TLS1_2, Version.TLS1_1, Version.TLS1_0) if accepted.get(v)), None
+    )
+    legacy_label = VERSION_LABEL[legacy] if legacy is not None else ""
+    if legacy is not None:
+        ecdhe = _suites_of_kind(accepted[legacy], "ECDHE")
+        dhe = _suites_of_kind(accepted[legacy], "DHE")
+        if ecdhe:
+            jobs["ECDHE"] = _groups_tls12(ep, legacy, ecdhe, "ECDHE", TLS12_GROUP_CANDIDATES)
+        # RFC 7919 in TLS 1.2 is rare (OpenSSL ignores it and sends its own prime): only ask
+        # when a DHE prime seen during the suite probes (which offered every ffdhe group) was
+        # an RFC 7919 one. Anything else means the server picks its prime without us.
+        if dhe and any(ffdhe_group_for_prime(p) for p in ep.dh_primes.values()):
+            jobs["FFDHE"] = _groups_tls12(ep, legacy, dhe, "DHE", FFDHE_GROUPS[::-1])
+    results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+
+    tls13 = results.get("TLSv1.3")
+    if tls13 is not None:
+        out.by_version["TLSv1.3"] = _names(tls13.found)
+        out.preference["TLSv1.3"] = tls13.preference
+        if tls13.failure is not None:
+            out.incomplete["TLSv1.3 groups"] = (
+                f"{tls13.failure.reason.value}: {tls13.failure.message}"
+            )
+        elif not tls13.found:
+            why = _declined(tls13.last)
+            out.incomplete["TLSv1.3 groups"] = (
+                f"no HelloRetryRequest to a hello without key shares ({why})"
+            )
+        if tls13.found:
+            out.preferred = group_name(tls13.found[0])
+            out.post_quantum = is_post_quantum(tls13.found[0])
+    if legacy is not None:
+        ecdhe_out, ffdhe_out = results.get("ECDHE"), results.get("FFDHE")
+        found = [*(ecdhe_out.found if ecdhe_out else []), *(ffdhe_out.found if ffdhe_out else [])]
+        out.by_version[legacy_label] = _names(found)
+        first = ecdhe_out if ecdhe_out and ecdhe_out.found else ffdhe_out
+        out.preference[legacy_label] = first.preference if first else None
+        for part in (ecdhe_out, ffdhe_out):
+            if part is not None and part.failure is not None:
+                reason = part.failure
+                out.incomplete[f"{legacy_label} groups"] = (
+                    f"{reason.reason.value}: {reason.message}"
+                )
+        if ecdhe_out is not None and not ecdhe_out.found and ecdhe_out.failure is None:
+            why = _declined(ecdhe_out.last)
+            out.incomplete[f"{legacy_label} groups"] = (
+                f"no ECDHE answer to a hello offering every curve ({why})"
+            )
+        if out.preferred is None and found:
+            out.preferred = group_name(found[0])
+    return out
+
+
+def _dh_common_prime(ep: _Endpoint) -> str | None:
+    """The well-known name of the smallest DHE prime the server used (the one that decides
+    its DH strength), or None when that prime is its own or no DHE suite was seen."""
+    if not ep.dh_primes:
+        return None
+    smallest = min(ep.dh_primes.values(), key=lambda p: (len(p), p))
+    return common_prime_name(smallest)
 
 
 async def _measure_sslv2(ep: _Endpoint) -> tuple[list[str], ProbeFailed | None]:
@@ -440,6 +724,10 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
             message = "the server closed every connection without a TLS answer"
             return error_result(target, ErrorReason.PROTOCOL_ERROR, message, started)
 
+    accepted = {v: o.accepted for v, o in zip(TLS_VERSIONS, outcomes, strict=True)}
+    groups = await _measure_groups(ep, accepted)
+    incomplete.update(groups.incomplete)
+
     if versions["TLSv1.3"] and not ep.chains:
         problem = await _tls13_certificate(ep)
         if problem:
@@ -456,6 +744,11 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         key_exchange=dict(ep.key_exchange),
         connections=ep.connections,
         incomplete=incomplete,
+        groups=groups.by_version,
+        groups_server_preference=groups.preference,
+        preferred_group=groups.preferred,
+        prefers_post_quantum=groups.post_quantum,
+        dh_common_prime=_dh_common_prime(ep),
     )
     return TargetResult(
         target=target,

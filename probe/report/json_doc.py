@@ -221,6 +221,9 @@ def _per_version_labels(facts: TlsFacts) -> list[str]:
 
 def _tls(facts: TlsFacts) -> JsonObject:
     labels = _per_version_labels(facts)
+    # measured group versions oldest first, like cipher_suites
+    group_labels = [v for v in TLS_VERSION_LABELS if v in facts.groups]
+    group_labels += sorted(k for k in facts.groups if k not in TLS_VERSION_LABELS)
     return {
         "versions": {v: bool(facts.versions.get(v, False)) for v in TLS_VERSION_LABELS},
         "cipher_suites": {v: list(facts.cipher_suites.get(v, ())) for v in labels},
@@ -233,6 +236,14 @@ def _tls(facts: TlsFacts) -> JsonObject:
         "suite_facts": _suite_facts(facts),
         "connections": facts.connections,
         "incomplete": dict(facts.incomplete),
+        "groups": list(facts.accepted_groups),
+        "groups_by_version": {v: list(facts.groups[v]) for v in group_labels},
+        "groups_server_preference": {
+            v: facts.groups_server_preference.get(v) for v in group_labels
+        },
+        "preferred_group": facts.preferred_group,
+        "prefers_post_quantum": facts.prefers_post_quantum,
+        "dh_common_prime": facts.dh_common_prime,
     }
 
 

@@ -76,6 +76,19 @@ def test_lab_server_facts_match_its_configuration(
     if "dh_bits" in expected:
         dhe = [kx for kx in facts.key_exchange.values() if kx.kind == "DHE"]
         assert dhe and {kx.bits for kx in dhe} == {expected["dh_bits"]}
+    preference = expected.get("groups_server_preference", {})
+    if "groups" in expected:
+        assert set(facts.groups) == set(expected["groups"])
+        for label, groups in expected["groups"].items():
+            if preference.get(label):
+                assert facts.groups[label] == tuple(groups), label  # exact server order
+            else:
+                assert set(facts.groups[label]) == set(groups), label
+                assert len(facts.groups[label]) == len(groups), label
+    for label, enforced in preference.items():
+        assert facts.groups_server_preference[label] is enforced, label
+    if "dh_common_prime" in expected:
+        assert facts.dh_common_prime == expected["dh_common_prime"]
 
 
 @pytest.mark.parametrize("name", list(S_SERVER_CONFIGS))
@@ -101,8 +114,10 @@ def test_connection_count_stays_low_on_a_default_server(
     _, result = lab_results["modern"]
     assert result.tls is not None
     accepted = sum(len(s) for s in result.tls.cipher_suites.values())
-    # accepted suites + one declining hello per chunk and version + order checks: no more.
-    assert result.tls.connections <= accepted + 16, result.tls.connections
+    groups = sum(len(g) + 1 for g in result.tls.groups.values())  # tests/checks/test_tls_groups
+    # accepted suites + one declining hello per chunk and version + order checks, plus one hello
+    # per accepted group and version and the refused one: no more.
+    assert result.tls.connections <= accepted + 16 + groups, result.tls.connections
 
 
 def test_tls13_only_server_certificate_comes_from_a_full_handshake(

@@ -13,6 +13,7 @@ from tls_helpers import CAPTURES
 
 from probe.codecs.buffer import Reader
 from probe.codecs.errors import DecodeError
+from probe.codecs.tls.constants import HELLO_RETRY_REQUEST_RANDOM
 from probe.codecs.tls.flight import ServerFlightReader, Ssl2ServerHelloReader
 
 SERVER_CAPTURES = {
@@ -43,9 +44,33 @@ def _flight_reader(want: bool) -> Callable[[], ServerFlightReader]:
     return lambda: ServerFlightReader(want_certificate=want, want_key_exchange=want)
 
 
+def _hrr(group: int, session_id: bytes, extra: list[tuple[int, bytes]]) -> bytes:
+    """A HelloRetryRequest record (RFC 8446 4.1.4) naming ``group``, with extra extensions."""
+    extensions = [(43, b"\x03\x04"), *extra, (51, group.to_bytes(2, "big"))]
+    block = b"".join(t.to_bytes(2, "big") + len(d).to_bytes(2, "big") + d for t, d in extensions)
+    body = (
+        b"\x03\x03" + HELLO_RETRY_REQUEST_RANDOM + bytes([len(session_id)]) + session_id
+        + b"\x13\x01\x00" + len(block).to_bytes(2, "big") + block
+    )  # fmt: skip
+    message = b"\x02" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x03" + len(message).to_bytes(2, "big") + message
+
+
+hello_retry_requests = st.builds(
+    _hrr,
+    st.one_of(
+        st.sampled_from([0x11EC, 0x11EB, 0x11ED, 0x6399, 29, 23, 0x0100]), st.integers(0, 0xFFFF)
+    ),
+    st.binary(max_size=32),
+    st.lists(st.tuples(st.sampled_from([44, 0x1234, 0xFF01]), st.binary(max_size=40)), max_size=3),
+)
+HRR_SAMPLES = {f"hrr_{g:04x}": _hrr(g, bytes(32), [(44, b"\x00\x02ck")]) for g in (0x11EC, 0x6399)}
+
 hostile = st.one_of(
     st.binary(max_size=2048),
     mutated(SERVER_CAPTURES),
+    mutated(HRR_SAMPLES),
+    hello_retry_requests,
     st.builds(
         lambda head, tail: head + tail,
         st.sampled_from([b"\x16\x03\x03", b"\x15\x03\x01", b"\x80"]),
@@ -63,6 +88,17 @@ def test_server_flight_reader_raises_only_decode_error(
     pieces = feed_chunks(_flight_reader(want), split(data, cuts))
     # Splitting never changes the outcome: same result, or the same kind of error.
     assert whole == pieces
+
+
+@FUZZ
+@given(data=hello_retry_requests, cuts=st.lists(st.integers(0, 4096), max_size=12))
+def test_any_hello_retry_request_names_its_group_in_any_split(data: bytes, cuts: list[int]) -> None:
+    whole = feed_chunks(_flight_reader(True), [data])
+    assert whole == feed_chunks(_flight_reader(True), split(data, cuts))
+    assert isinstance(whole, tuple), whole  # well-formed: never an error
+    done, flight = whole
+    assert done and flight.hello_retry_request
+    assert flight.server_hello.selected_group == int.from_bytes(data[-2:], "big")
 
 
 @FUZZ

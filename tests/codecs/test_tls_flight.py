@@ -10,7 +10,12 @@ from tls_helpers import Feedable, load_capture
 
 from probe.codecs.buffer import Reader, Writer
 from probe.codecs.errors import DecodeError, NotTlsError, Ssl2ReplyError
-from probe.codecs.tls.constants import HELLO_RETRY_REQUEST_RANDOM, Version
+from probe.codecs.tls.constants import (
+    GROUP_NAMES,
+    HELLO_RETRY_REQUEST_RANDOM,
+    Version,
+    group_name,
+)
 from probe.codecs.tls.flight import (
     MAX_RECORD_LENGTH,
     ServerFlight,
@@ -170,6 +175,65 @@ def test_openssl_tls13_hello_retry_request(feed: Feed) -> None:
     assert hello.version == Version.TLS1_3
     assert hello.selected_group == 29
     assert flight.key_exchange is None
+
+
+# RFC 8446 4.1.4: what a server sends to a hello with an empty key_share list. Built by hand:
+# Debian 12's OpenSSL 3.0 has no ML-KEM, so no lab server can name a post-quantum hybrid.
+def hello_retry_request(group: int, *, extra: list[tuple[int, bytes]] | None = None) -> bytes:
+    extensions = [(43, b"\x03\x04"), *(extra or []), (51, group.to_bytes(2, "big"))]
+    return record(
+        22,
+        server_hello(
+            suite=0x1301,
+            random=HELLO_RETRY_REQUEST_RANDOM,
+            session_id=bytes(range(32)),
+            extensions=extensions,
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("group", "name"),
+    [
+        (0x11EC, "X25519MLKEM768"),
+        (0x11EB, "SecP256r1MLKEM768"),
+        (0x11ED, "SecP384r1MLKEM1024"),
+        (0x6399, "X25519Kyber768Draft00"),
+        (0x0101, "ffdhe3072"),
+        (0x0201, "MLKEM768"),
+    ],
+)
+def test_hand_built_hello_retry_request_names_its_group(feed: Feed, group: int, name: str) -> None:
+    flight = read_flight(hello_retry_request(group, extra=[(44, b"\x00\x04cook")]), feed)
+    hello = flight.server_hello
+    assert hello is not None and flight.hello_retry_request
+    assert hello.version == Version.TLS1_3
+    assert hello.selected_group == group
+    assert group_name(group) == name and GROUP_NAMES[group] == name
+    assert flight.key_exchange is None  # an HRR carries no key
+    assert flight.handshake_types == (2,)  # it stops there: nothing after an HRR is ours
+
+
+def test_hello_retry_request_without_key_share_names_no_group() -> None:
+    data = record(
+        22, server_hello(random=HELLO_RETRY_REQUEST_RANDOM, extensions=[(43, b"\x03\x04")])
+    )
+    flight = read_flight(data, lambda r, d: r.feed(d))
+    assert flight.hello_retry_request
+    assert flight.server_hello is not None and flight.server_hello.selected_group is None
+
+
+@pytest.mark.parametrize("key_share", [b"\x11", b"\x11\xec\x00", b"\x11\xec\x00\x00"])
+def test_hello_retry_request_key_share_must_be_exactly_a_group(key_share: bytes) -> None:
+    """RFC 8446 4.2.8: the HRR's key_share is KeyShareHelloRetryRequest, a NamedGroup only."""
+    data = record(
+        22,
+        server_hello(
+            random=HELLO_RETRY_REQUEST_RANDOM, extensions=[(43, b"\x03\x04"), (51, key_share)]
+        ),
+    )
+    with pytest.raises(DecodeError):
+        ServerFlightReader().feed(data)
 
 
 @pytest.mark.parametrize(

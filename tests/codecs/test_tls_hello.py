@@ -163,6 +163,41 @@ def test_tls13_hello_without_key_share_sends_an_empty_list() -> None:
     assert ExtensionType.SERVER_NAME not in p.extensions
 
 
+@pytest.mark.parametrize("version", [Version.TLS1_3, Version.TLS1_2])
+def test_group_probe_hello_offers_exactly_the_given_groups(version: Version) -> None:
+    """The hellos of the group elimination: exactly these groups, in this order, and (TLS 1.3)
+    an empty key_share list, so the server must name its group in a HelloRetryRequest."""
+    groups = [0x11ED, 0x11EB, 0x11EC, 0x6399, 25, 24, 23, 29, 0x0104, 0x0100]
+    hello = build_client_hello(
+        version=version, cipher_suites=[0x1301, 0xC02F], server_name="a.example", random=RANDOM,
+        groups=groups,
+    )  # fmt: skip
+    p = parse_client_hello(hello)
+    assert p.extensions is not None
+    assert u16_list(p.extensions[ExtensionType.SUPPORTED_GROUPS]) == groups
+    if version is Version.TLS1_3:
+        assert p.extensions[ExtensionType.KEY_SHARE] == b"\x00\x00"
+        assert u16_list(p.extensions[ExtensionType.SUPPORTED_VERSIONS], 1) == [0x0304]
+    else:
+        assert ExtensionType.KEY_SHARE not in p.extensions
+
+
+def test_group_probe_hellos_stay_small() -> None:
+    """Every candidate group with a full chunk of suites: no bigger than the suite probes."""
+    from probe.codecs.tls.groups import TLS12_GROUP_CANDIDATES, TLS13_GROUP_CANDIDATES
+
+    for version, groups in (
+        (Version.TLS1_3, TLS13_GROUP_CANDIDATES),
+        (Version.TLS1_2, TLS12_GROUP_CANDIDATES),
+    ):
+        assert len(groups) <= len(DEFAULT_GROUPS)
+        hello = build_client_hello(
+            version=version, cipher_suites=candidate_suites(version)[:128], server_name="x" * 253,
+            random=RANDOM, groups=groups,
+        )  # fmt: skip
+        assert len(hello) < 2048
+
+
 @pytest.mark.parametrize("name", ["192.0.2.1", "2001:db8::1", "[2001:db8::1]", None, ""])
 def test_no_sni_for_ip_literals_or_none(name: str | None) -> None:
     hello = build_client_hello(

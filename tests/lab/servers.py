@@ -16,6 +16,11 @@ scan with the truth. Keys (absent means "not pinned by this configuration"):
 - ``anonymous_suites``: some accepted suite has no authentication (ADH/AECDH: OpenSSL's
   ``ALL`` includes them).
 - ``dh_bits``: size of the DHE group the server uses.
+- ``groups``: ``dict[label, tuple[str, ...]]`` the key-exchange groups (IANA names) accepted at
+  that version ("TLSv1.3" and the newest older version), in the server's order when
+  ``groups_server_preference`` is True for that label; ``()`` when none is negotiated.
+- ``groups_server_preference``: ``dict[label, bool | None]``.
+- ``dh_common_prime``: the published name of the DHE prime (``"modp_2048"``...) or None.
 - ``cert``, ``key_type``, ``key_bits``, ``curve``, ``san``, ``name_matches`` (for "localhost"
   and "127.0.0.1"), ``expired``, ``self_signed``, ``trusted_with_lab_ca`` (the path verifies with
   ``LabCerts.ca_cert`` as the only trust anchor), ``chain_length``.
@@ -246,6 +251,38 @@ STRICT_IANA = (
 )
 
 
+# OpenSSL 3.0's default groups, in its order (ssl/t1_lib.c supported_groups_default); the
+# first five are its TLS 1.2 curves. A HelloRetryRequest follows this order even without
+# -serverpref; TLS 1.2 curve choice follows the client's order unless -serverpref is given.
+OPENSSL_DEFAULT_GROUPS = (
+    "x25519",
+    "secp256r1",
+    "x448",
+    "secp521r1",
+    "secp384r1",
+    "ffdhe2048",
+    "ffdhe3072",
+    "ffdhe4096",
+    "ffdhe6144",
+    "ffdhe8192",
+)
+OPENSSL_DEFAULT_CURVES = OPENSSL_DEFAULT_GROUPS[:5]
+DHE_ONLY_OPENSSL = "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+
+
+def named_dhparam(certs: LabCerts, group: str) -> Path:
+    """A PKCS#3 DH parameter file holding a named group's published prime (``ffdhe3072``,
+    ``modp_2048``...), written by ``openssl genpkey`` next to the lab certificates once."""
+    path = certs.directory / f"{group}.pem"
+    if not path.exists():
+        subprocess.run(
+            [require_binary("openssl"), "genpkey", "-genparam", "-algorithm", "DH",
+             "-pkeyopt", f"group:{group}", "-out", str(path)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return path
+
+
 @dataclass(frozen=True)
 class SServerConfig:
     name: str
@@ -266,6 +303,9 @@ def _modern_like(name: str, cert: str, description: str) -> SServerConfig:
             "server_preference": {"TLSv1.2": False, "TLSv1.3": False},
             "forward_secret_only": False,  # OpenSSL's DEFAULT list keeps RSA key exchange
             "anonymous_suites": False,
+            "groups": {"TLSv1.2": OPENSSL_DEFAULT_CURVES, "TLSv1.3": OPENSSL_DEFAULT_GROUPS},
+            "groups_server_preference": {"TLSv1.2": False, "TLSv1.3": True},
+            "dh_common_prime": "modp_2048",  # OpenSSL's automatic DH for an RSA-2048 key
         },
     )
 
@@ -287,6 +327,9 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "server_preference": {"TLSv1.2": True, "TLSv1.3": True},
                 "forward_secret_only": True,
                 "anonymous_suites": False,
+                "groups": {"TLSv1.2": OPENSSL_DEFAULT_CURVES, "TLSv1.3": OPENSSL_DEFAULT_GROUPS},
+                "groups_server_preference": {"TLSv1.2": True, "TLSv1.3": True},
+                "dh_common_prime": None,
             },
         ),
         SServerConfig(
@@ -298,6 +341,9 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "versions": versions("TLSv1.0"),
                 "forward_secret_only": False,
                 "anonymous_suites": True,
+                "groups": {"TLSv1.0": OPENSSL_DEFAULT_CURVES},  # the newest version below 1.3
+                "groups_server_preference": {"TLSv1.0": False},
+                "dh_common_prime": "modp_1024",  # automatic DH for its sub-112-bit suites
             },
         ),
         SServerConfig(
@@ -310,6 +356,9 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "suites": {"TLSv1.3": TLS13_DEFAULT_SUITES},
                 "forward_secret_only": True,
                 "anonymous_suites": False,
+                "groups": {"TLSv1.3": OPENSSL_DEFAULT_GROUPS},
+                "groups_server_preference": {"TLSv1.3": True},
+                "dh_common_prime": None,
             },
         ),
         SServerConfig(
@@ -324,6 +373,8 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "preferred_order": {"TLSv1.2": PREF_ORDER_IANA},
                 "forward_secret_only": False,
                 "anonymous_suites": False,
+                "groups": {"TLSv1.2": OPENSSL_DEFAULT_CURVES},
+                "groups_server_preference": {"TLSv1.2": True},
             },
         ),
         SServerConfig(
@@ -337,6 +388,8 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "server_preference": {"TLSv1.2": False},
                 "forward_secret_only": False,
                 "anonymous_suites": False,
+                "groups": {"TLSv1.2": OPENSSL_DEFAULT_CURVES},
+                "groups_server_preference": {"TLSv1.2": False},
             },
         ),
         SServerConfig(
@@ -348,6 +401,9 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "versions": versions("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"),
                 "forward_secret_only": False,
                 "anonymous_suites": True,
+                "groups": {"TLSv1.2": OPENSSL_DEFAULT_CURVES, "TLSv1.3": OPENSSL_DEFAULT_GROUPS},
+                "groups_server_preference": {"TLSv1.2": False, "TLSv1.3": True},
+                "dh_common_prime": "modp_1024",
             },
         ),
         SServerConfig(
@@ -373,6 +429,8 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "forward_secret_only": True,
                 "anonymous_suites": False,
                 "dh_bits": 1024,
+                "groups": {"TLSv1.2": ()},  # DHE with its own prime names no group
+                "dh_common_prime": "modp_1024",  # RFC 2409 group 2
             },
         ),
         _modern_like("expired", "expired", "modern settings, RSA-2048 certificate expired"),
@@ -391,6 +449,68 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "server_preference": {"TLSv1.2": False},
                 "forward_secret_only": False,
                 "anonymous_suites": False,
+                "groups": {"TLSv1.2": ()},
+                "dh_common_prime": None,
+            },
+        ),
+        SServerConfig(
+            "groups_x25519_p384",
+            "TLS 1.2 + 1.3, default suites, -groups X25519:secp384r1 (client order in TLS 1.2)",
+            "rsa2048",
+            lambda c: ["-min_protocol", "TLSv1.2", "-groups", "X25519:secp384r1"],
+            {
+                "versions": versions("TLSv1.2", "TLSv1.3"),
+                "groups": {"TLSv1.2": ("x25519", "secp384r1"), "TLSv1.3": ("x25519", "secp384r1")},
+                "groups_server_preference": {"TLSv1.2": False, "TLSv1.3": True},
+                "dh_common_prime": "modp_2048",
+            },
+        ),
+        SServerConfig(
+            "groups_p384_x25519_serverpref",
+            "TLS 1.2 + 1.3, -groups secp384r1:X25519 -serverpref (server order both versions)",
+            "rsa2048",
+            lambda c: ["-min_protocol", "TLSv1.2", "-groups", "secp384r1:X25519", "-serverpref"],
+            {
+                "versions": versions("TLSv1.2", "TLSv1.3"),
+                "groups": {"TLSv1.2": ("secp384r1", "x25519"), "TLSv1.3": ("secp384r1", "x25519")},
+                "groups_server_preference": {"TLSv1.2": True, "TLSv1.3": True},
+            },
+        ),
+        SServerConfig(
+            "groups_p521",
+            "TLS 1.2 + 1.3, -groups secp521r1 only",
+            "rsa2048",
+            lambda c: ["-min_protocol", "TLSv1.2", "-groups", "secp521r1"],
+            {
+                "versions": versions("TLSv1.2", "TLSv1.3"),
+                "groups": {"TLSv1.2": ("secp521r1",), "TLSv1.3": ("secp521r1",)},
+                "groups_server_preference": {"TLSv1.2": None, "TLSv1.3": None},
+            },
+        ),
+        SServerConfig(
+            "ffdhe3072",
+            "TLS 1.2 + 1.3, -groups ffdhe3072:X25519, DHE-RSA suites only (TLS 1.2) with the "
+            "RFC 7919 ffdhe3072 prime as -dhparam",
+            "rsa2048",
+            lambda c: [
+                "-min_protocol",
+                "TLSv1.2",
+                "-groups",
+                "ffdhe3072:X25519",  # X25519 too: sslyze's OpenSSL 1.1.1 has no TLS 1.3 FFDHE
+                "-dhparam",
+                str(named_dhparam(c, "ffdhe3072")),
+                "-cipher",
+                DHE_ONLY_OPENSSL,
+            ],
+            {
+                "versions": versions("TLSv1.2", "TLSv1.3"),
+                "forward_secret_only": True,
+                "dh_bits": 3072,
+                # TLS 1.2: OpenSSL ignores RFC 7919 and always sends its -dhparam prime, which
+                # happens to be ffdhe3072: a client offering it gets it.
+                "groups": {"TLSv1.2": ("ffdhe3072",), "TLSv1.3": ("ffdhe3072", "x25519")},
+                "groups_server_preference": {"TLSv1.2": None, "TLSv1.3": True},
+                "dh_common_prime": "ffdhe3072",
             },
         ),
     ]
@@ -530,12 +650,15 @@ def nginx_config(
     cert: KeyCert,
     dhparam: Path | None,
     worker_processes: int = 1,
+    ecdh_curve: str | None = None,
 ) -> str:
     listen = "\n".join(f"        listen {LOOPBACK}:{port} ssl;" for port in ports)
     user = "user root;\n" if os.geteuid() == 0 else ""
     ssl_extra = f"        ssl_ciphers {ciphers};\n" if ciphers else ""
     if dhparam is not None:
         ssl_extra += f"        ssl_dhparam {dhparam};\n"
+    if ecdh_curve is not None:
+        ssl_extra += f"        ssl_ecdh_curve {ecdh_curve};\n"
     return f"""{user}daemon off;
 master_process on;
 worker_processes {worker_processes};
@@ -593,11 +716,13 @@ def nginx_tls(
     cert: str = "rsa2048",
     dhparam: Path | None = None,
     worker_processes: int = 1,
+    ecdh_curve: str | None = None,
 ) -> Iterator[NginxServer]:
     """nginx serving TLS on ``ports_count`` loopback ports at once (one server block).
 
     ``protocols`` and ``ciphers`` go to ``ssl_protocols`` / ``ssl_ciphers`` verbatim (add
     ``@SECLEVEL=0`` to ``ciphers`` for TLS 1.0/1.1); ``ssl_prefer_server_ciphers`` is on.
+    ``ecdh_curve`` goes to ``ssl_ecdh_curve`` (OpenSSL's groups list, e.g. ``X25519:secp521r1``).
     The generated config is checked with ``nginx -t`` first.
     """
     global _nginx_counter
@@ -619,6 +744,7 @@ def nginx_tls(
                 cert=key_cert,
                 dhparam=dhparam,
                 worker_processes=worker_processes,
+                ecdh_curve=ecdh_curve,
             )
         )
         check = subprocess.run(

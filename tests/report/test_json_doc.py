@@ -172,3 +172,40 @@ def test_suite_facts_describe_every_accepted_suite() -> None:
     assert (gcm["code"], gcm["aead"], gcm["forward_secret"]) == ("0xC02F", True, True)
     des3 = described["TLS_RSA_WITH_3DES_EDE_CBC_SHA"]
     assert (des3["block_bits"], des3["forward_secret"], des3["cipher_bits"]) == (64, False, 112)
+
+
+def test_groups_are_reported_per_version_and_merged() -> None:
+    """tls.groups: every accepted group once, TLS 1.3's first in the server's order; the
+    per-version map oldest first, like cipher_suites; valid against the schema."""
+    import dataclasses
+
+    import jsonschema
+
+    tls = dataclasses.replace(
+        facts({"TLSv1.2": ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",)}),
+        groups={
+            "TLSv1.3": ("X25519MLKEM768", "x25519", "secp256r1"),
+            "TLSv1.2": ("x25519", "secp384r1", "ffdhe3072"),
+        },
+        groups_server_preference={"TLSv1.3": True, "TLSv1.2": False},
+        preferred_group="X25519MLKEM768",
+        prefers_post_quantum=True,
+        dh_common_prime="ffdhe3072",
+    )
+    entry = target_to_dict(result(tls))
+    out = entry["tls"]
+    assert list(out) == TLS_KEYS
+    assert out["groups"] == ["X25519MLKEM768", "x25519", "secp256r1", "secp384r1", "ffdhe3072"]
+    assert list(out["groups_by_version"]) == ["TLSv1.2", "TLSv1.3"]
+    assert out["groups_by_version"]["TLSv1.3"] == ["X25519MLKEM768", "x25519", "secp256r1"]
+    assert out["groups_server_preference"] == {"TLSv1.2": False, "TLSv1.3": True}
+    assert (out["preferred_group"], out["prefers_post_quantum"]) == ("X25519MLKEM768", True)
+    assert out["dh_common_prime"] == "ffdhe3072"
+    empty = target_to_dict(result(facts({"TLSv1.2": ("TLS_RSA_WITH_AES_128_CBC_SHA",)})))["tls"]
+    assert empty["groups"] == [] and empty["groups_by_version"] == {}
+    assert empty["preferred_group"] is None and empty["prefers_post_quantum"] is None
+    validator = jsonschema.Draft202012Validator(_load_schema())
+    doc = json.loads(dumps(document("p", [result(tls)])))
+    assert not list(validator.iter_errors(doc))
+    doc["targets"][0]["tls"]["groups"] = "x25519"
+    assert len(list(validator.iter_errors(doc))) == 1
