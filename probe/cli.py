@@ -1,19 +1,25 @@
-"""Command line: ``probe scan``, ``probe vpn``, ``probe demo``, ``probe profiles``.
+"""Command line: ``probe scan``, ``probe vpn``, ``probe pcap``, ``probe demo``, ``probe profiles``.
 
 Exit codes: 0 every target scanned and passing the profile; 1 some target failed the profile
 or could not be scanned; 2 usage or configuration error (bad arguments, bad profile, bad
 target lines: the valid targets are still scanned and reported); 130 interrupted by Ctrl-C
 (what finished is written; the rest is reported as cancelled).
+
+``probe pcap`` follows the same convention: 1 when a finding reaches the profile's ``fail_on``
+(a damaged capture counts, as a high PROBE-INCOMPLETE finding), 2 for a missing or unreadable
+capture (decided before reading starts), 130 on Ctrl-C with what was read reported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated
 
@@ -457,6 +463,170 @@ def vpn_command(
         )
         _report(profile, results, outputs, targets)
     raise typer.Exit(_exit_code(results, outputs, 0))
+
+
+class _PcapOutputs(_Outputs):
+    """A scan's outputs, written with the lines and document of ``probe pcap``."""
+
+    def line(self, text: str) -> None:
+        if self.jsonl is None:
+            return
+        try:
+            self.jsonl.write(text + "\n")
+        except OSError as exc:
+            self._failed(self.jsonl, exc)
+            self.jsonl = None
+
+    def flush_lines(self) -> None:
+        if self.jsonl is None:
+            return
+        try:
+            self.jsonl.flush()
+        except OSError as exc:
+            self._failed(self.jsonl, exc)
+            self.jsonl = None
+
+    def document(self, pieces: Iterable[str]) -> None:
+        if self.json_file is None:
+            return
+        try:
+            for text in pieces:
+                self.json_file.write(text)
+            self.json_file.flush()
+        except OSError as exc:
+            self._failed(self.json_file, exc)
+
+
+PROGRESS_MIN_BYTES = 32 * 1024 * 1024  # below this a capture is read in a few seconds
+
+
+def _pcap_progress(total: int) -> tuple[Progress, TaskID]:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(
+        TextColumn("reading"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=_stderr(),
+        transient=True,
+    )
+    return bar, bar.add_task("read", total=total)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@app.command("pcap")
+def pcap_command(
+    captures: Annotated[
+        list[str],
+        typer.Argument(
+            help="pcap or pcapng files, gzip-compressed or not.",
+            metavar="CAPTURE...",
+            show_default=False,
+        ),
+    ],
+    profile_name: ProfileOpt = DEFAULT_PROFILE,
+    json_out: JsonOpt = None,
+    jsonl_out: Annotated[
+        str | None,
+        typer.Option(
+            "--jsonl",
+            metavar="FILE|-",
+            help="Stream one JSON object per flow, then per finding, then the summary.",
+        ),
+    ] = None,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="Never show a progress bar.")
+    ] = False,
+) -> None:
+    """Analyse captures offline: how much traffic was encrypted, which flows were not, what
+    leaked in the clear (credentials and secrets, always redacted)."""
+    from probe.pcap.analyze import unreadable
+
+    profile = _load_profile(profile_name)
+    if json_out == "-" and jsonl_out == "-":
+        raise _usage_error("--json - and --jsonl - cannot both write to stdout")
+    problems = unreadable(captures)
+    for name, reason in problems:
+        _stderr().print(f"[bold red]error:[/] cannot read capture {name}: {reason}", markup=True)
+    if problems:
+        raise typer.Exit(EXIT_USAGE)
+    for out in (json_out, jsonl_out):
+        if out not in (None, "-") and any(_same_file(out, c) for c in captures):
+            raise _usage_error(f"{out} is one of the captures: it would be overwritten")
+    if not any(r.applies_to == "pcap" for r in profile.requirements):
+        _stderr().print(f"note: profile {profile.name} has no capture requirements (pcap)")
+    with ExitStack() as stack:
+        try:
+            outputs = _PcapOutputs(stack, json_out, jsonl_out)
+        except OSError as exc:
+            raise _usage_error(f"cannot write output: {exc}") from None
+        passed = _run_pcap(captures, profile, outputs, progress=not no_progress)
+    if outputs.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if outputs.write_error:
+        raise typer.Exit(EXIT_USAGE)
+    raise typer.Exit(EXIT_OK if passed else EXIT_FAIL)
+
+
+def _run_pcap(
+    captures: list[str], profile: Profile, outputs: _PcapOutputs, *, progress: bool
+) -> bool:
+    """Analyse, grade and report; True when the profile passes. Ctrl-C stops the reading and
+    reports what was read."""
+    from probe.grading.rules import evaluate_capture
+    from probe.pcap.analyze import Analyzer
+    from probe.report import pcap_doc
+
+    total = sum(os.path.getsize(c) for c in captures)
+    bar = None
+    if progress and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty():
+        bar = _pcap_progress(total)
+    analyzer = Analyzer()
+    if outputs.jsonl is not None:  # each flow streamed as soon as it is analysed
+        analyzer.on_flow = lambda facts, _secrets: outputs.line(pcap_doc.flow_line(facts))
+    try:
+        if bar is not None:
+            bar[0].start()
+        for capture in captures:
+            analyzer.read(capture, on_read=None if bar is None else partial(bar[0].advance, bar[1]))
+        analyzer.finish()
+    except KeyboardInterrupt:
+        outputs.interrupted = True
+        analyzer.interrupted()
+        _stderr().print("interrupted: reporting what was read")
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C skips the last flows
+            analyzer.finish()
+    finally:
+        if bar is not None:
+            bar[0].stop()
+    analysis = analyzer.result()
+    verdict = evaluate_capture(profile, analysis)
+    for text in pcap_doc.json_lines(profile.name, analysis, verdict):
+        outputs.line(text)
+    outputs.flush_lines()
+    outputs.document(pcap_doc.iter_dumps(profile.name, analysis, verdict))
+    if not outputs.stdout_taken:
+        from rich.console import Console
+
+        from probe.report.pcap_table import render
+
+        render(Console(highlight=False), analysis, verdict, profile.name)
+    return verdict.passed
 
 
 @app.command("demo")

@@ -258,6 +258,16 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class GradeCap:
+    """One letter-grade rule the facts met (docs/grading.md): the best grade it allows."""
+
+    rule: str  # stable id, e.g. "tls10_tls11"
+    cap: str  # "A", "A-", "B", "C" or "F"; "T" (trust) and "M" (name) replace the letter
+    message: str  # the rule as it applies here, for humans
+    evidence: str | None = None
+
+
+@dataclass(frozen=True)
 class TargetResult:
     """One target's outcome: status, facts, and (after grading) findings."""
 
@@ -271,6 +281,10 @@ class TargetResult:
     smb: SmbFacts | None = None
     ike: IkeFacts | None = None
     sstp: SstpFacts | None = None
+    # SSL Labs-style letter grade of the TLS facts (probe.grading.letter); None when there are
+    # none, or they are incomplete. Caps: every rule that limits it, most severe first.
+    grade: str | None = None
+    grade_caps: tuple[GradeCap, ...] = ()
 
     @property
     def facts(self) -> TlsFacts | SmbFacts | IkeFacts | SstpFacts | None:

@@ -20,7 +20,10 @@ TARGET_KEYS = [
     "smb",
     "ike",
     "sstp",
+    "grade",
+    "grade_caps",
 ]
+GRADE_CAP_KEYS = ["rule", "cap", "message", "evidence"]
 TLS_KEYS = [
     "versions",
     "cipher_suites",

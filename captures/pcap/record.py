@@ -1,19 +1,29 @@
-"""Regenerate the capture-reader test captures (see README.md). Needs root and tcpdump.
+"""Regenerate the test captures (see README.md). Needs root, tcpdump, curl and openssl.
 
-    sudo python3 captures/pcap/record.py
+    sudo python3 captures/pcap/record.py                  # all of them
+    sudo python3 captures/pcap/record.py tls_versions.pcap # only the ones named
 
-Each capture records real loopback traffic made here (Python's http.server answering
-urllib, a UDP datagram, an IPv6 TCP exchange) with tcpdump; ``multi.pcapng`` is then built from
-three of them per draft-ietf-opsawg-pcapng, because tcpdump 4.99 writes only pcap.
+Each capture records real loopback traffic made here with tcpdump: Python's http.server
+answering urllib and curl, a UDP datagram, an IPv6 TCP exchange, ftplib and smtplib against the
+small FTP and SMTP servers below, openssl s_client against s_server. ``multi.pcapng`` is then
+built from three of them per draft-ietf-opsawg-pcapng, because tcpdump 4.99 writes only pcap.
+Every credential and secret in them is an obvious fake (the AWS documentation's example key,
+the Visa test card number, passwords named fake-...).
 """
 
 from __future__ import annotations
 
+import base64
+import ftplib
 import http.server
 import shutil
+import smtplib
 import socket
+import socketserver
 import struct
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -25,6 +35,15 @@ HERE = Path(__file__).resolve().parent
 HTTP_PORT = 18080
 UDP_PORT = 18053
 V6_PORT = 18081
+LEAK_PORT = 18082  # HTTP on a port no classifier would guess
+FTP_PORT = 2121
+SMTP_PORT = 2525
+TLS_PORT = 18443
+# Obvious fakes only: the AWS documentation's example key pair and the Visa test number.
+AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+TEST_CARD = "4111 1111 1111 1111"
+FAKE_SIG = base64.b64encode(b"probe-fake-sas-signature-32byte!").decode()
 
 
 @contextmanager
@@ -36,7 +55,9 @@ def tcpdump(path: Path, interface: str, bpf: str, *extra: str) -> Iterator[None]
     try:
         yield
     finally:
-        time.sleep(0.5)
+        # libpcap hands packets over when its buffer timeout (1 s) expires, and tcpdump drops
+        # what is still in the kernel ring when terminated: wait past that timeout.
+        time.sleep(1.5)
         proc.terminate()
         proc.wait(timeout=10)
 
@@ -155,18 +176,231 @@ def build_pcapng() -> None:
     print(f"multi.pcapng: {(HERE / 'multi.pcapng').stat().st_size} bytes")
 
 
+# -- leak captures: credentials, secrets and weak TLS over real clients ---------------------
+
+
+def curl(*args: str) -> None:
+    subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", *args], check=False)
+
+
+def http_leaks() -> None:
+    """Three curl requests to http.server on a non-standard port: Basic credentials, a SAS
+    URL sent to a storage host name over plain HTTP, and an AWS key pair in a form body."""
+    base = f"http://127.0.0.1:{LEAK_PORT}"
+    sig = FAKE_SIG.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    sas = f"sv=2022-11-02&ss=b&srt=o&sp=r&se=2030-01-01T00:00:00Z&spr=https,http&sig={sig}"
+    form = f"aws_access_key_id={AWS_KEY_ID}&aws_secret_access_key={AWS_SECRET}"
+    with http_server("127.0.0.1", LEAK_PORT):
+        curl("-u", "alice:fake-basic-pass", f"{base}/README.md")
+        curl("-H", "Host: probeacct.blob.core.windows.net", f"{base}/c/blob.txt?{sas}")
+        curl("--data", form, f"{base}/upload")
+
+
+class _LineHandler(socketserver.StreamRequestHandler):
+    """A line-based server whose answers come from ``reply(line)`` (None: close)."""
+
+    greeting = b""
+
+    def send(self, text: bytes) -> None:
+        self.wfile.write(text)
+        self.wfile.flush()
+
+    def handle(self) -> None:
+        self.send(self.greeting)
+        for raw in self.rfile:
+            answer = self.reply(raw.rstrip(b"\r\n"))
+            if answer is None:
+                return
+            self.send(answer)
+
+    def reply(self, line: bytes) -> bytes | None:
+        raise NotImplementedError
+
+
+class _Ftp(_LineHandler):
+    """RFC 959 replies to a login and PWD: enough for ftplib's login(), pwd() and quit()."""
+
+    greeting = b"220 probe FTP test server\r\n"
+
+    def reply(self, line: bytes) -> bytes | None:
+        command = line.split(b" ", 1)[0].upper()
+        answers = {
+            b"USER": b"331 Password required\r\n",
+            b"PASS": b"230 Logged in\r\n",
+            b"PWD": b'257 "/" is the current directory\r\n',
+            b"SYST": b"215 UNIX Type: L8\r\n",
+        }
+        if command == b"QUIT":
+            self.send(b"221 Bye\r\n")
+            return None
+        return answers.get(command, b"502 Not implemented\r\n")
+
+
+class _Smtp(_LineHandler):
+    """RFC 5321/4954 replies: EHLO advertising AUTH PLAIN LOGIN (no STARTTLS), AUTH, one
+    message, QUIT."""
+
+    greeting = b"220 probe.test ESMTP test server\r\n"
+    in_data = False
+
+    def reply(self, line: bytes) -> bytes | None:
+        if self.in_data:
+            if line == b".":
+                self.in_data = False
+                return b"250 2.0.0 Queued\r\n"
+            return b""
+        command = line.split(b" ", 1)[0].upper()
+        if command == b"EHLO":
+            return b"250-probe.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+        if command == b"AUTH":
+            return b"235 2.7.0 Authentication successful\r\n"
+        if command == b"DATA":
+            self.in_data = True
+            return b"354 End data with <CR><LF>.<CR><LF>\r\n"
+        if command == b"QUIT":
+            self.send(b"221 2.0.0 Bye\r\n")
+            return None
+        return b"250 2.0.0 OK\r\n"
+
+
+@contextmanager
+def line_server(handler: type[_LineHandler], port: int) -> Iterator[None]:
+    class Server(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def ftp_logins() -> None:
+    """ftplib: a login with a (fake) password, then an anonymous one (not a credential)."""
+    with line_server(_Ftp, FTP_PORT):
+        for user, password in (("alice", "fake-ftp-pass"), ("anonymous", "guest@example.com")):
+            ftp = ftplib.FTP()
+            ftp.connect("127.0.0.1", FTP_PORT, timeout=5)
+            ftp.login(user, password)
+            ftp.pwd()
+            ftp.quit()
+
+
+def smtp_auth() -> None:
+    """smtplib: AUTH PLAIN (its first choice of what the server offers), then a message
+    carrying the Visa test card number."""
+    with line_server(_Smtp, SMTP_PORT), smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=5) as smtp:
+        smtp.login("bob@probe.test", "fake-smtp-pass")
+        body = f"Subject: order\r\n\r\nPlease charge card {TEST_CARD}, exp 12/30.\r\n"
+        smtp.sendmail("bob@probe.test", ["shop@probe.test"], body)
+
+
+def tls_versions() -> None:
+    """openssl s_server accepting everything down to TLS 1.0; three s_client handshakes:
+    TLS 1.3, TLS 1.2 with RSA key exchange (no forward secrecy) and TLS 1.0."""
+    openssl = shutil.which("openssl") or "/usr/bin/openssl"
+    with tempfile.TemporaryDirectory() as tmp:
+        key, cert = f"{tmp}/key.pem", f"{tmp}/cert.pem"
+        subprocess.run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                key,
+                "-out",
+                cert,
+                "-days",
+                "30",
+                "-subj",
+                "/CN=probe.test",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        server = subprocess.Popen(
+            [
+                openssl,
+                "s_server",
+                "-accept",
+                str(TLS_PORT),
+                "-cert",
+                cert,
+                "-key",
+                key,
+                "-min_protocol",
+                "TLSv1",
+                "-cipher",
+                "ALL:@SECLEVEL=0",
+                "-www",
+                "-quiet",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)
+        try:
+            for extra in (
+                ["-tls1_3"],
+                ["-tls1_2", "-cipher", "AES128-GCM-SHA256"],
+                ["-tls1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"],
+            ):
+                subprocess.run(
+                    [
+                        openssl,
+                        "s_client",
+                        "-connect",
+                        f"127.0.0.1:{TLS_PORT}",
+                        "-servername",
+                        "probe.test",
+                        *extra,
+                    ],
+                    input=b"",
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
 def main() -> None:
+    wanted = set(sys.argv[1:])
+
+    def want(name: str) -> bool:
+        return not wanted or name in wanted
+
     bpf4 = f"tcp port {HTTP_PORT} or udp port {UDP_PORT}"
-    record("lo_en10mb.pcap", "lo", f"tcp port {HTTP_PORT}", http_get_v4)
-    record("any_sll2.pcap", "any", bpf4, http_get_v4_and_udp)
-    record(
-        "lo_ipv6_nano.pcap",
-        "lo",
-        f"tcp port {V6_PORT}",
-        http_get_v6,
-        "--time-stamp-precision=nano",
-    )
-    build_pcapng()
+    if want("lo_en10mb.pcap"):
+        record("lo_en10mb.pcap", "lo", f"tcp port {HTTP_PORT}", http_get_v4)
+    if want("any_sll2.pcap"):
+        record("any_sll2.pcap", "any", bpf4, http_get_v4_and_udp)
+    if want("lo_ipv6_nano.pcap"):
+        record(
+            "lo_ipv6_nano.pcap",
+            "lo",
+            f"tcp port {V6_PORT}",
+            http_get_v6,
+            "--time-stamp-precision=nano",
+        )
+    if want("multi.pcapng"):
+        build_pcapng()
+    if want("http_leaks.pcap"):
+        record("http_leaks.pcap", "lo", f"tcp port {LEAK_PORT}", http_leaks)
+    if want("ftp_login.pcap"):
+        record("ftp_login.pcap", "lo", f"tcp port {FTP_PORT}", ftp_logins)
+    if want("smtp_auth.pcap"):
+        record("smtp_auth.pcap", "lo", f"tcp port {SMTP_PORT}", smtp_auth)
+    if want("tls_versions.pcap"):
+        record("tls_versions.pcap", "lo", f"tcp port {TLS_PORT}", tls_versions)
 
 
 if __name__ == "__main__":

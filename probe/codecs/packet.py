@@ -15,6 +15,10 @@ is not malformed: its payload is what was captured. IP fragments (IPv4 MF flag o
 IPv6 Fragment header) are flagged with ``fragment=True`` and their transport header is not decoded
 (``sport``/``dport`` are ``None`` and ``payload`` is the fragment's data): reassembly is the
 caller's business.
+
+:func:`decode_fields` returns the same facts as a plain tuple in the order of :class:`Packet`'s
+fields (``Packet(*fields)``), for callers that decode millions of frames: building the frozen
+dataclass costs more than decoding the headers.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from functools import lru_cache
 from probe.codecs.errors import DecodeError
 from probe.codecs.pcap import Frame
 
-__all__ = ["SUPPORTED_LINK_TYPES", "Packet", "decode", "decode_link"]
+__all__ = ["SUPPORTED_LINK_TYPES", "Fields", "Packet", "decode", "decode_fields", "decode_link"]
 
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
@@ -104,6 +108,14 @@ class Packet:
     fragment: bool
 
 
+# A Packet as a tuple: (src, dst, proto, sport, dport, payload, tcp_flags, seq, ack, vlan,
+# ip_version, fragment).
+Fields = tuple[
+    str, str, int, int | None, int | None, bytes, int | None, int | None, int | None,
+    tuple[int, ...], int, bool,
+]  # fmt: skip
+
+
 @lru_cache(maxsize=8192)
 def _ipv4_text(raw: bytes) -> str:
     return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
@@ -121,6 +133,12 @@ def decode(frame: Frame) -> Packet | None:
 
 def decode_link(link_type: int, data: bytes) -> Packet | None:
     """Decode ``data`` framed as ``link_type`` (a LINKTYPE_* value)."""
+    fields = decode_fields(link_type, data)
+    return None if fields is None else Packet(*fields)
+
+
+def decode_fields(link_type: int, data: bytes) -> Fields | None:
+    """:func:`decode_link` as a tuple of Packet's fields (same rules, same errors)."""
     if link_type == LINKTYPE_ETHERNET:
         if len(data) < 14:
             raise DecodeError(f"Ethernet frame of {len(data)} bytes is shorter than its header")
@@ -166,7 +184,7 @@ def decode_link(link_type: int, data: bytes) -> Packet | None:
 
 def _ethertype(
     data: bytes, at: int, vlan: tuple[int, ...], payload_at: int | None = None
-) -> Packet | None:
+) -> Fields | None:
     """The EtherType at ``at``, then any VLAN tags; the network header follows them."""
     (ethertype,) = _U16.unpack_from(data, at)
     start = at + 2 if payload_at is None else payload_at
@@ -187,7 +205,7 @@ def _ethertype(
     return None  # ARP, LLC (a length below 0x0600), MACsec, ...
 
 
-def _ip(data: bytes, at: int, vlan: tuple[int, ...]) -> Packet | None:
+def _ip(data: bytes, at: int, vlan: tuple[int, ...]) -> Fields | None:
     version = data[at] >> 4
     if version == 4:
         return _ipv4(data, at, vlan)
@@ -196,9 +214,10 @@ def _ip(data: bytes, at: int, vlan: tuple[int, ...]) -> Packet | None:
     raise DecodeError(f"raw IP frame with IP version {version}")
 
 
-def _ipv4(data: bytes, at: int, vlan: tuple[int, ...]) -> Packet:
+def _ipv4(data: bytes, at: int, vlan: tuple[int, ...]) -> Fields:
     """RFC 791 3.1: options skipped by IHL; fragments flagged."""
-    if at + 20 > len(data):
+    size = len(data)
+    if at + 20 > size:
         raise DecodeError("truncated IPv4 header")
     ver_ihl, total, frag, proto, src, dst = _IPV4.unpack_from(data, at)
     if ver_ihl >> 4 != 4:
@@ -206,22 +225,24 @@ def _ipv4(data: bytes, at: int, vlan: tuple[int, ...]) -> Packet:
     header = (ver_ihl & 0x0F) * 4
     if header < 20:
         raise DecodeError(f"IPv4 header length {header} is under 20")
-    if at + header > len(data):
+    if at + header > size:
         raise DecodeError("truncated IPv4 options")
     # Total length 0 is a TCP segmentation offload artefact on the sending host: use what is there.
     if total == 0:
-        end = len(data)
+        end = size
     elif total < header:
         raise DecodeError(f"IPv4 total length {total} is under its header length {header}")
     else:
-        end = min(at + total, len(data))  # past the end: cut by the snapshot length
+        end = at + total
+        if end > size:
+            end = size  # cut by the snapshot length
     fragment = bool(frag & 0x3FFF)  # MF flag or a fragment offset
     return _transport(
         data, at + header, end, proto, _ipv4_text(src), _ipv4_text(dst), vlan, 4, fragment
     )
 
 
-def _ipv6(data: bytes, at: int, vlan: tuple[int, ...]) -> Packet:
+def _ipv6(data: bytes, at: int, vlan: tuple[int, ...]) -> Fields:
     """RFC 8200 3 and 4: extension headers walked (at most MAX_IPV6_EXTENSIONS)."""
     if at + 40 > len(data):
         raise DecodeError("truncated IPv6 header")
@@ -271,10 +292,10 @@ def _transport(
     vlan: tuple[int, ...],
     version: int,
     fragment: bool,
-) -> Packet:
+) -> Fields:
     if fragment or proto not in (IPPROTO_TCP, IPPROTO_UDP):
-        return Packet(src, dst, proto, None, None, data[start:end], None, None, None, vlan,
-                      version, fragment)  # fmt: skip
+        return (src, dst, proto, None, None, data[start:end], None, None, None, vlan, version,
+                fragment)  # fmt: skip
     if proto == IPPROTO_TCP:
         if start + 20 > end:
             raise DecodeError("truncated TCP header")
@@ -285,8 +306,8 @@ def _transport(
         if start + header > end:
             raise DecodeError("truncated TCP options")
         flags |= (offset & 0x01) << 8  # NS (RFC 3540), now reserved
-        return Packet(src, dst, proto, sport, dport, data[start + header : end], flags, seq, ack,
-                      vlan, version, False)  # fmt: skip
+        return (src, dst, proto, sport, dport, data[start + header : end], flags, seq, ack, vlan,
+                version, False)  # fmt: skip
     if start + 8 > end:
         raise DecodeError("truncated UDP header")
     sport, dport, length = _UDP.unpack_from(data, start)
@@ -294,5 +315,5 @@ def _transport(
         if length < 8:
             raise DecodeError(f"UDP length {length} is under 8")
         end = min(start + length, end)
-    return Packet(src, dst, proto, sport, dport, data[start + 8 : end], None, None, None, vlan,
-                  version, False)  # fmt: skip
+    return (src, dst, proto, sport, dport, data[start + 8 : end], None, None, None, vlan,
+            version, False)  # fmt: skip

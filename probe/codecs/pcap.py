@@ -12,7 +12,9 @@ Formats:
   byte order and interfaces, may follow one another.
 
 Usage: ``feed(chunk)`` as bytes arrive, drain ``frames()`` after each feed, then ``close()`` at end
-of file. The format is detected from the first four bytes.
+of file. The format is detected from the first four bytes. ``records()`` yields the same frames
+as plain tuples (:data:`Record`), for callers that read millions of them: building a frozen
+dataclass costs more than reading the record.
 
 Damage contract: the reader never raises on the bytes of a capture. Every length read from the
 file is checked against the bytes present and capped (:data:`MAX_PCAP_RECORD`,
@@ -46,6 +48,7 @@ __all__ = [
     "CaptureReader",
     "Damage",
     "Frame",
+    "Record",
     "read_capture",
 ]
 
@@ -73,6 +76,10 @@ class Frame:
     data: bytes
     original_length: int
     interface: int
+
+
+# A frame as a tuple, in the order of Frame's fields: Frame(*record) == the frame.
+Record = tuple[int, int, bytes, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,15 +221,20 @@ class CaptureReader:
 
     def frames(self) -> Iterator[Frame]:
         """Yield every frame that is complete in what was fed so far."""
+        for record in self.records():
+            yield Frame(*record)
+
+    def records(self) -> Iterator[Record]:
+        """Like :meth:`frames`, as (timestamp_ns, link_type, data, original_length, interface)."""
         while not self._failed:
             if self._format == _UNKNOWN:
                 if not self._detect():
                     return
             elif self._format == _PCAP:
-                yield from self._pcap_frames()
+                yield from self._pcap_records()
                 return
             else:
-                yield from self._pcapng_frames()
+                yield from self._pcapng_records()
                 return
 
     def close(self) -> list[Damage]:
@@ -292,7 +304,7 @@ class CaptureReader:
 
     # -- pcap ------------------------------------------------------------------------------
 
-    def _pcap_frames(self) -> Iterator[Frame]:
+    def _pcap_records(self) -> Iterator[Record]:
         record = _PCAP_RECORD[self._endian]
         mult, limit, link = self._pcap_mult, self._pcap_limit, self._link_type
         while True:
@@ -313,14 +325,14 @@ class CaptureReader:
                     need = _PCAP_RECORD_LEN + incl
                     break
                 self._pos = pos = stop
-                yield Frame(sec * _NS + frac * mult, link, buf[start:stop], orig, 0)
+                yield (sec * _NS + frac * mult, link, buf[start:stop], orig, 0)
             self._pos = pos
             if not self._refill(need):
                 return
 
     # -- pcapng ----------------------------------------------------------------------------
 
-    def _pcapng_frames(self) -> Iterator[Frame]:
+    def _pcapng_records(self) -> Iterator[Record]:
         while True:
             buf, pos = self._buf, self._pos
             avail = len(buf) - pos
@@ -361,12 +373,12 @@ class CaptureReader:
                     return
                 continue
             try:
-                frame = self._block(block_type, buf, pos, length)
+                record = self._block(block_type, buf, pos, length)
             except DecodeError as exc:
                 self._damage.append(Damage(offset, str(exc)))
                 continue
-            if frame is not None:
-                yield frame
+            if record is not None:
+                yield record
 
     def _section(self, buf: bytes, pos: int, length: int, offset: int) -> bool:
         """A Section Header Block (4.1): a new section with its own byte order and interfaces."""
@@ -381,7 +393,7 @@ class CaptureReader:
         self._last_ts = 0
         return True
 
-    def _block(self, block_type: int, buf: bytes, pos: int, length: int) -> Frame | None:
+    def _block(self, block_type: int, buf: bytes, pos: int, length: int) -> Record | None:
         endian = self._endian
         if block_type == _BT_EPB:  # Enhanced Packet Block (4.3)
             if length < _MIN_EPB:
@@ -393,7 +405,7 @@ class CaptureReader:
             start = pos + 28
             ts = iface.ns((ts_hi << 32) | ts_lo)
             self._last_ts = ts
-            return Frame(ts, iface.link_type, buf[start : start + cap], orig, iface.number)
+            return (ts, iface.link_type, buf[start : start + cap], orig, iface.number)
         if block_type == _BT_SPB:  # Simple Packet Block (4.4): interface 0, no timestamp
             if length < _MIN_SPB:
                 raise DecodeError(f"simple packet block of {length} bytes is too short")
@@ -403,9 +415,7 @@ class CaptureReader:
             if iface.snaplen:
                 cap = min(cap, iface.snaplen)
             start = pos + 12
-            return Frame(
-                self._last_ts, iface.link_type, buf[start : start + cap], orig, iface.number
-            )
+            return (self._last_ts, iface.link_type, buf[start : start + cap], orig, iface.number)
         if block_type == _BT_IDB:  # Interface Description Block (4.2)
             self._add_interface(buf, pos, length)
             return None
@@ -419,7 +429,7 @@ class CaptureReader:
             start = pos + 28
             ts = iface.ns((ts_hi << 32) | ts_lo)
             self._last_ts = ts
-            return Frame(ts, iface.link_type, buf[start : start + cap], orig, iface.number)
+            return (ts, iface.link_type, buf[start : start + cap], orig, iface.number)
         return None  # statistics, name resolution, custom, ... blocks are skipped
 
     def _interface(self, iface_id: int) -> _Interface:

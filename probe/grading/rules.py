@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from probe.grading import smb_rules, vpn_rules
+from probe.grading import pcap_rules, smb_rules, vpn_rules
+from probe.grading.letter import grade_target
+from probe.grading.pcap_rules import CaptureCheckFn
 from probe.model import (
     TLS_VERSION_LABELS,
     CertificateFacts,
@@ -31,7 +33,9 @@ from probe.model import (
 
 if TYPE_CHECKING:
     from probe.codecs.tls.suites import CipherSuite
+    from probe.grading.pcap_verdict import CaptureVerdict
     from probe.grading.profile import Profile
+    from probe.pcap.analyze import Analysis
 
 ParamValue = int | str | tuple[str, ...]
 Params = Mapping[str, ParamValue]
@@ -42,6 +46,8 @@ CheckFn = Callable[[Params, Any, datetime], list[Violation]]
 ParamKind = Literal[
     "int", "version", "versions", "suite_properties", "suite_names", "hashes",
     "smb_dialect", "smb_ciphers", "ike_names", "sstp_auth", "sstp_hash",
+    "pcap_protocols", "credential_kinds", "secret_kinds", "host_suffixes",
+    "group_names",
 ]  # fmt: skip
 
 # Severities from the most to the least serious.
@@ -99,6 +105,8 @@ class Rule:
     params: Mapping[str, Param]
     check: CheckFn
     applies_to: tuple[str, ...] = ("tls",)
+    # Rules that apply to "pcap" judge a whole capture analysis (see evaluate_capture).
+    capture: CaptureCheckFn | None = None
 
 
 # The four lists every IKE transform rule takes (names as in the JSON report); empty by default.
@@ -225,6 +233,12 @@ def _check_list_item(kind: ParamKind, item: str) -> None:
     elif kind == "hashes":
         if item not in HASH_NAMES:
             raise ParamError(f'unknown hash "{item}" (known: {", ".join(HASH_NAMES)})')
+    elif kind in ("pcap_protocols", "credential_kinds", "secret_kinds", "host_suffixes"):
+        problem = pcap_rules.check_list_item(kind, item)
+        if problem is not None:
+            raise ParamError(problem)
+    elif kind == "group_names" and item not in _group_index()[0]:
+        raise ParamError(_unknown_group(item))
     elif kind == "suite_names" and _suite_by_name(item) is None:
         hint = _iana_name_for_openssl(item)
         extra = f" (the IANA name is {hint})" if hint else " (use IANA names)"
@@ -581,6 +595,73 @@ def certificate_expiry_warning(params: Params, facts: TlsFacts, now: datetime) -
 
 
 # ---------------------------------------------------------------------------------------------
+# Key-exchange group rules (TlsFacts.groups: the groups the server accepts, per version)
+
+# Other spellings of group names (OpenSSL's, NIST's) -> the IANA name, for error hints only.
+_GROUP_ALIASES = {"prime256v1": "secp256r1", "p-256": "secp256r1", "p-384": "secp384r1",
+                  "p-521": "secp521r1"}  # fmt: skip
+# X25519 is a 255-bit curve at P-256's 128-bit security level, but its size is reported as 253
+# bits (as OpenSSL does; sslyze adds 3 for the same reason). Judge it, and the hybrids built on
+# it, as 256 bits.
+_EC_BITS_AS = {"x25519": 256, "X25519MLKEM768": 256, "X25519Kyber768Draft00": 256}
+
+
+@cache
+def _group_index() -> tuple[dict[str, int | None], dict[str, str]]:
+    """IANA group name -> size of its elliptic curve in bits (None when it has none: finite
+    field and pure ML-KEM groups), and lower-case name -> name."""
+    from probe.codecs.tls.constants import GROUP_BITS, GROUP_NAMES
+
+    ec_bits: dict[str, int | None] = {}
+    for code, name in GROUP_NAMES.items():
+        is_ffdhe = 0x0100 <= code <= 0x01FF
+        ec_bits[name] = None if is_ffdhe else _EC_BITS_AS.get(name, GROUP_BITS.get(code))
+    return ec_bits, {name.lower(): name for name in ec_bits}
+
+
+def _unknown_group(item: str) -> str:
+    lowered = item.lower()
+    hint = _group_index()[1].get(lowered) or _GROUP_ALIASES.get(lowered)
+    extra = f" (the IANA name is {hint})" if hint else ' (IANA names, e.g. "x25519", "secp256r1")'
+    return f'unknown group "{item}"{extra}'
+
+
+def groups_allowed(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    allowed = set(_strs(params, "groups"))
+    bad: dict[str, list[str]] = {}
+    for label in _labels(facts.groups):
+        names = [n for n in facts.groups[label] if n not in allowed]
+        if names:
+            bad[label] = names
+    if not bad:
+        return []
+    return [
+        (f"accepts {_plural(_count(bad), 'group')} outside the allowed list", _suites_evidence(bad))
+    ]
+
+
+def ecdh_min_bits(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    minimum = _int(params, "min")
+    ec_bits = _group_index()[0]
+    weak: dict[str, tuple[int, list[str]]] = {}  # group -> (bits, versions or suites)
+    for label in _labels(facts.groups):
+        for name in facts.groups[label]:
+            bits = ec_bits.get(name)
+            if bits is not None and bits < minimum:
+                weak.setdefault(name, (bits, []))[1].append(label)
+    for suite, kx in sorted(facts.key_exchange.items()):
+        if kx.kind != "ECDHE":
+            continue
+        bits = ec_bits.get(kx.group or "") or kx.bits
+        if 0 < bits < minimum:
+            weak.setdefault(kx.group or "(unnamed)", (bits, []))[1].append(suite)
+    return [
+        (f"ECDHE group {name} of {bits} bits (minimum is {minimum})", ", ".join(where))
+        for name, (bits, where) in sorted(weak.items(), key=lambda item: (item[1][0], item[0]))
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # The table
 
 _MIN_BITS = "the smallest acceptable size in bits"
@@ -651,6 +732,18 @@ RULES: dict[str, Rule] = {
             "DHE groups the server chooses are large enough",
             {"min": Param("int", _MIN_BITS)},
             dh_min_bits,
+        ),
+        Rule(
+            "ecdh_min_bits",
+            "no elliptic-curve group the server accepts or chooses is smaller than `min` bits",
+            {"min": Param("int", _MIN_BITS)},
+            ecdh_min_bits,
+        ),
+        Rule(
+            "groups_allowed",
+            "every key-exchange group the server accepts is on the list",
+            {"groups": Param("group_names", 'IANA group names, e.g. ["x25519", "secp256r1"]')},
+            groups_allowed,
         ),
         Rule(
             "signature_hash_forbidden",
@@ -781,6 +874,76 @@ RULES: dict[str, Rule] = {
             vpn_rules.sstp_auth_forbidden,
             applies_to=("sstp",),
         ),
+        Rule(
+            "capture_cleartext_credentials",
+            "no credential of the listed kinds is seen in cleartext traffic (one per credential)",
+            {
+                "kinds": Param(
+                    "credential_kinds",
+                    'credential kinds, e.g. ["http-basic", "ftp-password"]',
+                    default=pcap_rules.CREDENTIAL_KINDS,
+                )
+            },
+            pcap_rules.judged_on_captures,
+            applies_to=("pcap",),
+            capture=pcap_rules.cleartext_credentials,
+        ),
+        Rule(
+            "capture_cleartext_secrets",
+            "no secret of the listed kinds (keys, tokens, cards) is seen in cleartext traffic",
+            {
+                "kinds": Param(
+                    "secret_kinds",
+                    'secret kinds, e.g. ["azure-sas", "aws-access-key"]',
+                    default=pcap_rules.SECRET_KINDS,
+                )
+            },
+            pcap_rules.judged_on_captures,
+            applies_to=("pcap",),
+            capture=pcap_rules.cleartext_secrets,
+        ),
+        Rule(
+            "capture_cleartext_protocols",
+            "no application data is carried by any of the listed cleartext protocols",
+            {"protocols": Param("pcap_protocols", 'protocol names, e.g. ["http", "ftp"]')},
+            pcap_rules.judged_on_captures,
+            applies_to=("pcap",),
+            capture=pcap_rules.cleartext_protocols,
+        ),
+        Rule(
+            "capture_tls_min_version",
+            "no TLS connection in the capture negotiated a version older than `min`",
+            {"min": Param("version", "the oldest acceptable version label, e.g. TLSv1.2")},
+            pcap_rules.judged_on_captures,
+            applies_to=("pcap",),
+            capture=pcap_rules.tls_min_version,
+        ),
+        Rule(
+            "capture_tls_suites_forbidden",
+            "no TLS server in the capture chose a suite with any of the listed properties",
+            {
+                "properties": Param(
+                    "suite_properties", "suite property names (see SUITE_PROPERTIES)"
+                )
+            },
+            pcap_rules.judged_on_captures,
+            applies_to=("pcap",),
+            capture=pcap_rules.tls_suites_forbidden,
+        ),
+        Rule(
+            "capture_http_expected_https",
+            "no plain HTTP request names a host under one of the listed suffixes",
+            {
+                "hosts": Param(
+                    "host_suffixes",
+                    'DNS name suffixes, e.g. [".core.windows.net"]',
+                    default=(".core.windows.net", ".azure.net", ".amazonaws.com"),
+                )
+            },
+            pcap_rules.judged_on_captures,
+            applies_to=("pcap",),
+            capture=pcap_rules.http_expected_https,
+        ),
     )
 }
 
@@ -808,7 +971,15 @@ def evaluate(profile: Profile, result: TargetResult, *, now: datetime) -> Target
         and not result.incomplete
         and all(severity_rank(f.severity) < threshold for f in findings)
     )
-    return dataclasses.replace(result, findings=tuple(findings), passed=passed)
+    # The letter grade is a verdict of its own: it never changes `passed`.
+    graded = grade_target(result, now=now)
+    return dataclasses.replace(
+        result,
+        findings=tuple(findings),
+        passed=passed,
+        grade=None if graded is None else graded.grade,
+        grade_caps=() if graded is None else graded.caps,
+    )
 
 
 INCOMPLETE_ID = "PROBE-INCOMPLETE"
@@ -848,3 +1019,45 @@ def _findings(profile: Profile, result: TargetResult, now: datetime) -> Iterator
                 rationale=req.rationale,
                 reference=req.reference,
             )
+
+
+# ---------------------------------------------------------------------------------------------
+# Capture evaluation (probe pcap)
+
+
+def evaluate_capture(profile: Profile, analysis: Analysis) -> CaptureVerdict:
+    """Judge an offline capture analysis against the profile's "pcap" requirements.
+
+    Findings are ordered by severity (most serious first), then by profile order. A capture
+    that could not be read whole (damage, Ctrl-C) gets a PROBE-INCOMPLETE finding, as a target
+    with unmeasured facts does, so it never passes: what was not read was not judged.
+    """
+    from probe.grading.pcap_verdict import CaptureFinding, CaptureVerdict
+
+    findings: list[CaptureFinding] = []
+    for req in profile.requirements:
+        capture_check = RULES[req.rule].capture
+        if req.applies_to != "pcap" or capture_check is None:
+            continue
+        for message, evidence, protocol, flow in capture_check(req.params, analysis):
+            findings.append(
+                CaptureFinding(req.id, req.severity, protocol, flow, message, evidence,
+                               req.rationale, req.reference)
+            )  # fmt: skip
+    for message, evidence, _protocol, _flow in pcap_rules.damaged(analysis):
+        findings.append(
+            CaptureFinding(
+                INCOMPLETE_ID,
+                "high",
+                None,
+                None,
+                message,
+                evidence,
+                "Traffic in a part of a capture that could not be read was not judged.",
+                "docs/pcap.md#damaged-captures",
+            )
+        )
+    findings.sort(key=lambda f: -severity_rank(f.severity))
+    threshold = severity_rank(profile.fail_on)
+    passed = all(severity_rank(f.severity) < threshold for f in findings)
+    return CaptureVerdict(tuple(findings), passed)

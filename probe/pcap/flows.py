@@ -8,18 +8,24 @@ UDP flows keep the first ``max_datagrams`` datagrams per direction (within ``pre
 
 Memory is bounded: at most ``max_flows`` flows (the least recently used is evicted), flows idle
 for more than ``idle_ns`` (measured on the packets' own timestamps, never the wall clock) are
-evicted, and every per-flow buffer is capped. ``bytes_*`` count transport payload bytes as
-captured, retransmissions included.
+evicted, a TCP flow closed by a FIN each way or a RST is evicted once it was quiet for
+``closed_ns`` (Zeek's ``tcp_close_delay`` is 5 s too), and every per-flow buffer is capped.
+Idle and closed flows are looked for at most every ``idle_ns / 16`` or ``closed_ns / 4`` (and
+at least every second) of packet time, so a flow leaves the table within that much of its
+time. ``bytes_*`` count transport payload bytes as captured, retransmissions included.
+
+``add_fields`` takes the tuple of :func:`probe.codecs.packet.decode_fields` instead of a
+:class:`~probe.codecs.packet.Packet`, for callers that account millions of packets.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Literal
 
-from probe.codecs.packet import IPPROTO_TCP, IPPROTO_UDP, Packet
+from probe.codecs.packet import IPPROTO_TCP, IPPROTO_UDP, Fields, Packet
 
 __all__ = ["Flow", "FlowTable"]
 
@@ -30,6 +36,7 @@ Transport = Literal["tcp", "udp"]
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 _SEQ_MOD = 1 << 32
 _SEQ_HALF = 1 << 31
+_MAX_IDLE_CHECK_NS = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +135,10 @@ class _State:
     __slots__ = (
         "bytes",
         "client",
+        "closing",
         "datagrams",
         "fin",
+        "fins",
         "first_ns",
         "last_ns",
         "ooo_dropped",
@@ -154,6 +163,8 @@ class _State:
         self.streams = (_Stream(cap), _Stream(cap))
         self.datagrams: tuple[list[bytes], list[bytes]] = ([], [])
         self.syn = self.fin = self.rst = False
+        self.fins = 0  # bit 0: the client sent a FIN, bit 1: the server did
+        self.closing = False  # queued in FlowTable._closing
         self.ooo_dropped = 0
 
     def freeze(self) -> Flow:
@@ -196,18 +207,24 @@ class FlowTable:
         *,
         max_ooo_bytes: int = 16 * 1024,
         max_datagrams: int = 8,
+        closed_ns: int = 5 * 10**9,
     ) -> None:
-        if max_flows < 1 or idle_ns < 0 or prefix_bytes < 0 or max_ooo_bytes < 0:
+        if min(idle_ns, prefix_bytes, max_ooo_bytes, closed_ns) < 0 or max_flows < 1:
             raise ValueError("flow table bounds must be positive")
         self.max_flows = max_flows
         self.idle_ns = idle_ns
         self.prefix_bytes = prefix_bytes
         self.max_ooo_bytes = max_ooo_bytes
         self.max_datagrams = max_datagrams
+        self.closed_ns = closed_ns
         self.ignored = 0  # packets that are not TCP/UDP or are IP fragments
         self._flows: OrderedDict[_Key, _State] = OrderedDict()  # least recently used first
         self._expired: list[Flow] = []
         self._clock: int | None = None  # the latest packet timestamp seen
+        self._next_idle_check: int | None = None  # packet time of the next look for idle flows
+        self._idle_step = max(1, min(idle_ns // 16, closed_ns // 4, _MAX_IDLE_CHECK_NS))
+        # Closed flows by the packet time they may leave: (deadline, key, state).
+        self._closing: deque[tuple[int, _Key, _State]] = deque()
         self._order = 0
 
     def __len__(self) -> int:
@@ -215,64 +232,96 @@ class FlowTable:
 
     def add(self, packet: Packet, timestamp_ns: int) -> None:
         """Account one packet (from :func:`probe.codecs.packet.decode`)."""
-        if (
-            packet.fragment
-            or packet.sport is None
-            or packet.dport is None
-            or packet.proto not in (IPPROTO_TCP, IPPROTO_UDP)
-        ):
+        self.add_fields(
+            (packet.src, packet.dst, packet.proto, packet.sport, packet.dport, packet.payload,
+             packet.tcp_flags, packet.seq, packet.ack, packet.vlan, packet.ip_version,
+             packet.fragment),
+            timestamp_ns,
+        )  # fmt: skip
+
+    def add_fields(self, fields: Fields, timestamp_ns: int) -> None:
+        """Account one packet given as :func:`probe.codecs.packet.decode_fields` returns it."""
+        src_ip, dst_ip, proto, sport, dport, payload, tcp_flags, seq, _, _, _, fragment = fields
+        if fragment or sport is None or dport is None or proto not in (IPPROTO_TCP, IPPROTO_UDP):
             self.ignored += 1
             return
-        if self._clock is None or timestamp_ns > self._clock:
+        clock = self._clock
+        if clock is None or timestamp_ns > clock:
             self._clock = timestamp_ns
-            self._expire_idle()
-        src: Endpoint = (packet.src, packet.sport)
-        dst: Endpoint = (packet.dst, packet.dport)
-        key: _Key = (packet.proto, src, dst) if src <= dst else (packet.proto, dst, src)
-        flags = packet.tcp_flags or 0
-        state = self._flows.get(key)
-        reused = state is not None and (state.fin or state.rst) and src == state.client
-        if reused and packet.proto == IPPROTO_TCP and flags & (SYN | ACK) == SYN:
-            self._evict(key)  # the 5-tuple reused by a new connection
-            state = None
+            if self._next_idle_check is None or timestamp_ns >= self._next_idle_check:
+                self._next_idle_check = timestamp_ns + self._idle_step
+                self._expire_idle()
+                self._expire_closed()
+        src: Endpoint = (src_ip, sport)
+        dst: Endpoint = (dst_ip, dport)
+        key: _Key = (proto, src, dst) if src <= dst else (proto, dst, src)
+        flags = tcp_flags or 0
+        flows = self._flows
+        state = flows.get(key)
         if state is None:
             client, server = src, dst
-            if packet.proto == IPPROTO_TCP and flags & (SYN | ACK) == SYN | ACK:
+            if proto == IPPROTO_TCP and flags & (SYN | ACK) == SYN | ACK:
                 client, server = dst, src  # the SYN-ACK's receiver sent the SYN
-            transport: Transport = "tcp" if packet.proto == IPPROTO_TCP else "udp"
+            transport: Transport = "tcp" if proto == IPPROTO_TCP else "udp"
             self._order += 1
             state = _State(client, server, transport, timestamp_ns, self._order,
                            self.prefix_bytes)  # fmt: skip
-            self._flows[key] = state
-            if len(self._flows) > self.max_flows:
-                self._evict(next(iter(self._flows)))
+            flows[key] = state
+            if len(flows) > self.max_flows:
+                self._evict(next(iter(flows)))
+        elif (
+            flags & SYN
+            and proto == IPPROTO_TCP
+            and flags & (SYN | ACK) == SYN
+            and (state.fin or state.rst)
+            and src == state.client
+        ):
+            self._evict(key)  # the 5-tuple reused by a new connection
+            self.add_fields(fields, timestamp_ns)
+            return
         else:
-            self._flows.move_to_end(key)
-        state.first_ns = min(state.first_ns, timestamp_ns)
-        state.last_ns = max(state.last_ns, timestamp_ns)
+            flows.move_to_end(key)
+        if timestamp_ns > state.last_ns:
+            state.last_ns = timestamp_ns
+        elif timestamp_ns < state.first_ns:
+            state.first_ns = timestamp_ns
         direction = 0 if src == state.client else 1
         state.packets[direction] += 1
-        state.bytes[direction] += len(packet.payload)
-        if packet.proto == IPPROTO_TCP:
-            self._tcp(state, direction, packet, flags)
-        else:
-            self._udp(state, direction, packet.payload)
+        if proto != IPPROTO_TCP:
+            state.bytes[direction] += len(payload)
+            self._udp(state, direction, payload)
+            return
+        if payload:
+            state.bytes[direction] += len(payload)
+        if flags & (RST | FIN | SYN):
+            self._tcp_flags(state, direction, seq or 0, payload, flags)
+            if not state.closing and (state.rst or state.fins == 3):
+                state.closing = True
+                self._closing.append((timestamp_ns + self.closed_ns, key, state))
+        elif payload:  # the common case: data, no handshake or close flags
+            stream = state.streams[direction]
+            if len(stream.data) < stream.cap:
+                other = state.streams[1 - direction]
+                room = self.max_ooo_bytes - stream.ooo_bytes - other.ooo_bytes
+                state.ooo_dropped += stream.add(seq or 0, payload, max(0, room))
 
-    def _tcp(self, state: _State, direction: int, packet: Packet, flags: int) -> None:
+    def _tcp_flags(self, state: _State, direction: int, seq: int, payload: bytes,
+                   flags: int) -> None:  # fmt: skip
+        """A segment with SYN, FIN or RST (and perhaps data)."""
         stream = state.streams[direction]
-        seq = packet.seq or 0
         if flags & RST:
             state.rst = True
         if flags & FIN:
             state.fin = True
+            state.fins |= 1 << direction
         if flags & SYN:
             if direction == 0 and not flags & ACK:
                 state.syn = True
             stream.start(seq + 1)  # the SYN occupies one sequence number (RFC 9293 3.4)
             seq += 1  # data on a SYN (TCP Fast Open, RFC 7413) follows it
-        if packet.payload:
+        if payload:
             room = max(0, self.max_ooo_bytes - sum(s.ooo_bytes for s in state.streams))
-            state.ooo_dropped += stream.add(seq, packet.payload, room)
+            state.ooo_dropped += stream.add(seq, payload, room)
 
     def _udp(self, state: _State, direction: int, payload: bytes) -> None:
         kept = state.datagrams[direction]
@@ -295,8 +344,21 @@ class FlowTable:
                 return
             self._evict(key)
 
+    def _expire_closed(self) -> None:
+        assert self._clock is not None
+        clock, closing = self._clock, self._closing
+        while closing and closing[0][0] <= clock:
+            _, key, state = closing.popleft()
+            if self._flows.get(key) is not state:
+                continue  # already evicted (idle, full table, reused)
+            if state.last_ns + self.closed_ns <= clock:
+                self._evict(key)
+            else:  # packets after the close (retransmissions): wait for quiet again
+                closing.append((state.last_ns + self.closed_ns, key, state))
+
     def expired(self) -> list[Flow]:
-        """The flows evicted since the last call (idle, over ``max_flows`` or reused)."""
+        """The flows evicted since the last call (idle, closed, over ``max_flows`` or
+        reused)."""
         out, self._expired = self._expired, []
         return out
 
@@ -305,4 +367,5 @@ class FlowTable:
         the table is empty afterwards."""
         states = sorted(self._flows.values(), key=lambda s: s.order)
         self._flows.clear()
+        self._closing.clear()
         return [*self.expired(), *(s.freeze() for s in states)]

@@ -17,6 +17,7 @@ from probe.model import (
     CertificateFacts,
     ErrorInfo,
     Finding,
+    GradeCap,
     IkeAlgorithms,
     IkeFacts,
     IkeSuite,
@@ -61,7 +62,13 @@ def target_to_dict(result: TargetResult) -> JsonObject:
         "smb": None if result.smb is None else _smb(result.smb),
         "ike": None if result.ike is None else _ike(result.ike),
         "sstp": None if result.sstp is None else _sstp(result.sstp),
+        "grade": result.grade,
+        "grade_caps": [_grade_cap(c) for c in result.grade_caps],
     }
+
+
+def _grade_cap(cap: GradeCap) -> JsonObject:
+    return {"rule": cap.rule, "cap": cap.cap, "message": cap.message, "evidence": cap.evidence}
 
 
 def _ike_algorithms(algorithms: IkeAlgorithms) -> JsonObject:

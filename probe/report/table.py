@@ -22,6 +22,7 @@ from probe.model import (
     TLS_VERSION_LABELS,
     CertificateFacts,
     Finding,
+    GradeCap,
     IkeFacts,
     SmbFacts,
     SstpFacts,
@@ -58,6 +59,8 @@ _SUITE_NOTES = (
     ("cbc", "CBC"),
 )
 _MAX_NOTES = 3
+# Letter grades by colour (the letter itself is the marker without colour).
+_GRADE_STYLE = {"A+": "green", "A": "green", "A-": "yellow", "B": "yellow"}
 _NARROW = 70  # below this many columns, targets are listed as blocks, not a table
 
 
@@ -78,7 +81,7 @@ def render(console: Console, results: Sequence[TargetResult], profile_name: str)
     if any(row.marked for row in rows):
         console.print(Text("versions: ! weak (deprecated), ? not measured", style="dim"))
     for result in results:
-        if result.findings or result.error or result.incomplete:
+        if result.findings or result.error or result.incomplete or _grade_lowered(result):
             console.print()
             console.print(_details(result, narrow))
     console.print()
@@ -111,7 +114,7 @@ def _summary_row(result: TargetResult) -> _Row:
         marked=marked,
         suites=_suites_cell(result.tls),
         certificate=_certificate_cell(result.tls),
-        verdict=_verdict(result.passed),
+        verdict=_verdict(result.passed, result.grade),
     )
 
 
@@ -195,8 +198,18 @@ def _param_text(value: object) -> str:
     return str(value)
 
 
-def _verdict(passed: bool) -> Text:
-    return Text("PASS", style="bold green") if passed else Text("FAIL", style="bold red")
+def _verdict(passed: bool, grade: str | None = None) -> Text:
+    text = Text("PASS", style="bold green") if passed else Text("FAIL", style="bold red")
+    if grade is not None:
+        text.append(" (")
+        text.append(grade, style=_GRADE_STYLE.get(grade, "red"))
+        text.append(")")
+    return text
+
+
+def _grade_lowered(result: TargetResult) -> bool:
+    """A grade under A has caps worth showing even when the profile found nothing."""
+    return result.grade is not None and result.grade not in ("A+", "A")
 
 
 def _severity(severity: str) -> Text:
@@ -286,7 +299,7 @@ def _sstp_row(result: TargetResult, facts: SstpFacts) -> _Row:
         marked=marked,
         suites=binding,
         certificate=_certificate_cell(result.tls),
-        verdict=_verdict(result.passed),
+        verdict=_verdict(result.passed, result.grade),
     )
 
 
@@ -365,7 +378,7 @@ def _details(result: TargetResult, narrow: bool) -> Group:
     head = Text()
     head.append(result.target.given, style="bold")
     head.append("  ")
-    head.append_text(_verdict(result.passed))
+    head.append_text(_verdict(result.passed, result.grade))
     if result.findings:
         n = len(result.findings)
         head.append(f"  {n} finding{'s' if n != 1 else ''}")
@@ -378,9 +391,11 @@ def _details(result: TargetResult, narrow: bool) -> Group:
     for label, reason in result.incomplete.items():
         parts.append(Text(f"  not measured: {label}: {reason}", style="yellow"))
     ordered = sorted(result.findings, key=lambda f: -severity_rank(f.severity))
+    caps = _shown_caps(result)
     if narrow:
         parts.extend(_finding_block(f) for f in ordered)
-    elif ordered:
+        parts.extend(_cap_block(c) for c in caps)
+    elif ordered or caps:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
@@ -391,8 +406,32 @@ def _details(result: TargetResult, narrow: bool) -> Group:
                 Text(finding.id),
                 _finding_text(finding),
             )
+        for cap in caps:
+            grid.add_row(Text.assemble(" ", _cap_label(cap)), Text(cap.rule), _cap_text(cap))
         parts.append(grid)
     return Group(*parts)
+
+
+def _shown_caps(result: TargetResult) -> tuple[GradeCap, ...]:
+    """The caps under A; the A cap (no HSTS measured, so no A+) only when it set the grade."""
+    return tuple(c for c in result.grade_caps if c.cap != "A" or result.grade == "A")
+
+
+def _cap_label(cap: GradeCap) -> Text:
+    """The best grade a grading rule allows, as "CAP B" (docs/grading.md)."""
+    return Text(f"CAP {cap.cap}", style=_GRADE_STYLE.get(cap.cap, "red"))
+
+
+def _cap_text(cap: GradeCap) -> Text:
+    text = Text(cap.message)
+    if cap.evidence:
+        text.append("\n" + cap.evidence, style="dim")
+    return text
+
+
+def _cap_block(cap: GradeCap) -> Group:
+    head = Text.assemble("  ", _cap_label(cap), " ", cap.rule)
+    return Group(head, Padding(_cap_text(cap), (0, 0, 0, 4)))
 
 
 def _finding_text(finding: Finding) -> Text:

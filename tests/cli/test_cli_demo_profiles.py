@@ -57,8 +57,14 @@ def test_demo_json() -> None:
 def test_profiles_list() -> None:
     run = run_probe("profiles", "list")
     assert run.returncode == 0, run.describe()
-    assert "azure-transit" in run.stdout
-    assert "mozilla-intermediate" in run.stdout
+    for name in (
+        "azure-transit",
+        "mozilla-intermediate",
+        "mozilla-modern",
+        "nist-sp800-52r2",
+        "pci-dss-4",
+    ):
+        assert name in run.stdout, name
 
 
 def test_profiles_show_azure_transit() -> None:

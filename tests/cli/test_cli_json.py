@@ -67,6 +67,12 @@ def test_json_file_matches_the_contract(
     assert "TLS_RSA_WITH_AES_128_CBC_SHA" in finding["evidence"]
     assert finding["rationale"] and finding["reference"]
 
+    # The letter grade closes each target (docs/grading.md): no HSTS measured, so no A+.
+    assert (good["grade"], [c["rule"] for c in good["grade_caps"]]) == ("A", ["hsts_not_measured"])
+    assert non_fs["grade"] == "B"
+    assert "no_forward_secrecy" in {c["rule"] for c in non_fs["grade_caps"]}
+    assert (bad["grade"], bad["grade_caps"]) == (None, [])
+
 
 def test_json_stdout_is_only_the_document(strict_target: str, lab_ca_file: str) -> None:
     run = run_probe("scan", strict_target, "--ca-file", lab_ca_file, "--json", "-")

@@ -38,7 +38,13 @@ reference = "https://example.org/renew"
 
 
 def test_builtin_profiles_are_listed() -> None:
-    assert {"azure-transit", "mozilla-intermediate"} <= set(builtin_profiles())
+    assert {
+        "azure-transit",
+        "mozilla-intermediate",
+        "mozilla-modern",
+        "nist-sp800-52r2",
+        "pci-dss-4",
+    } <= set(builtin_profiles())
 
 
 @pytest.mark.parametrize("name", builtin_profiles())

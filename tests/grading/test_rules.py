@@ -48,6 +48,8 @@ GOOD_PARAMS: dict[str, dict[str, Any]] = {
     "rsa_min_bits": {"min": 2048},
     "ec_min_bits": {"min": 256},
     "dh_min_bits": {"min": 2048},
+    "ecdh_min_bits": {"min": 224},
+    "groups_allowed": {"groups": ["x25519", "secp256r1"]},
 }
 
 

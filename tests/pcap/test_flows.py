@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from probe.codecs.packet import Packet, decode
 from probe.codecs.pcap import CaptureReader, Frame
-from probe.pcap.flows import ACK, FIN, SYN, Flow, FlowTable
+from probe.pcap.flows import ACK, FIN, RST, SYN, Flow, FlowTable
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures" / "pcap"
 C, S = ("10.0.0.1", 40000), ("10.0.0.2", 21)
@@ -203,3 +203,30 @@ def test_random_packets_never_raise(
     assert sum(f.packets for f in flows) == len(items)
     for flow in flows:
         assert len(flow.client_prefix) <= cap and len(flow.server_prefix) <= cap
+
+
+def test_closed_flow_leaves_after_closed_ns_of_quiet() -> None:
+    table = FlowTable(closed_ns=100, idle_ns=10**6)
+    handshake(table)
+    table.add(seg(C, S, 1000, b"bye", ACK | FIN), 10)
+    table.add(seg(S, C, 5000, b"", ACK | FIN), 20)  # both FINs: closed at t=20
+    other = ("10.0.0.3", 5555)
+    table.add(seg(other, S, 1, b"x"), 100)
+    assert table.expired() == []  # quiet for 80 ns only
+    table.add(seg(C, S, 1004, b"", ACK), 110)  # the last ACK: quiet again from t=110
+    table.add(seg(other, S, 2, b"y"), 200)
+    assert table.expired() == []
+    table.add(seg(other, S, 3, b"z"), 300)
+    (gone,) = table.expired()
+    assert gone.client == C and gone.fin_seen and gone.client_prefix == b"bye"
+    (left,) = table.finish()
+    assert left.client == other
+
+
+def test_reset_flow_leaves_after_closed_ns() -> None:
+    table = FlowTable(closed_ns=50)
+    handshake(table)
+    table.add(seg(S, C, 5000, b"", RST), 10)
+    table.add(seg(("10.0.0.3", 1), S, 1, b"x"), 100)
+    (gone,) = table.expired()
+    assert gone.rst_seen and gone.client == C

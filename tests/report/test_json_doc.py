@@ -12,7 +12,7 @@ from probe.grading.profile import load_profile
 from probe.grading.rules import evaluate
 from probe.model import TLS_VERSION_LABELS, KeyExchangeParams, TargetResult
 from probe.report.json_doc import SCHEMA_VERSION, document, dumps, json_line, target_to_dict
-from tests.json_contract import TARGET_KEYS, TLS_KEYS
+from tests.json_contract import GRADE_CAP_KEYS, TARGET_KEYS, TLS_KEYS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "json-output.schema.json"
 
@@ -209,3 +209,36 @@ def test_groups_are_reported_per_version_and_merged() -> None:
     assert not list(validator.iter_errors(doc))
     doc["targets"][0]["tls"]["groups"] = "x25519"
     assert len(list(validator.iter_errors(doc))) == 1
+
+
+def test_grade_and_caps_close_each_target() -> None:
+    """grade and grade_caps: the last keys; null/[] without a grade; valid against the schema."""
+    import jsonschema
+
+    profile = load_profile("azure-transit")
+    tls10 = facts(
+        {
+            "TLSv1.0": ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",),
+            "TLSv1.2": ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",),
+        }
+    )
+    graded = evaluate(profile, result(tls10), now=NOW)
+    entry = target_to_dict(graded)
+    assert list(entry)[-2:] == ["grade", "grade_caps"]
+    assert entry["grade"] == "B"
+    caps = entry["grade_caps"]
+    assert [list(cap) for cap in caps] == [GRADE_CAP_KEYS] * len(caps)
+    assert [(c["rule"], c["cap"]) for c in caps] == [
+        ("tls10_tls11", "B"),
+        ("no_tls13", "A-"),
+        ("hsts_not_measured", "A"),
+    ]
+    assert caps[0]["evidence"] == "TLSv1.0" and caps[-1]["evidence"] is None
+    down = target_to_dict(evaluate(profile, error_result(), now=NOW))
+    assert (down["grade"], down["grade_caps"]) == (None, [])
+    validator = jsonschema.Draft202012Validator(_load_schema())
+    doc = json.loads(dumps(document("p", [graded])))
+    assert not list(validator.iter_errors(doc))
+    doc["targets"][0]["grade"] = "A++"
+    doc["targets"][0]["grade_caps"][0]["cap"] = "Z"
+    assert len(list(validator.iter_errors(doc))) == 2

@@ -97,3 +97,31 @@ def test_render_profile_list() -> None:
     for profile in profiles:
         assert profile.name in text
         assert str(len(profile.requirements)) in text
+
+
+def test_grade_in_the_result_column_and_caps_in_the_details() -> None:
+    profile = load_profile("mozilla-intermediate")
+    tls10 = facts(
+        {
+            "TLSv1.0": ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",),
+            "TLSv1.2": ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",),
+            "TLSv1.3": ("TLS_AES_128_GCM_SHA256",),
+        }
+    )
+    results = [
+        evaluate(profile, result(), now=NOW),
+        evaluate(profile, result(tls10, given="old.example:443"), now=NOW),
+    ]
+    for width in (100, 80, 50):
+        out = console(width)
+        render(out, results, "mozilla-intermediate")
+        text = out.export_text()
+        assert "(A)" in text and "(B)" in text
+        assert "CAP B" in text and "tls10_tls11" in text
+        assert "accepts TLSv1.0 (deprecated by RFC 8996)" in text
+        assert max(len(line) for line in text.splitlines()) <= width
+    # A graded A with no findings gets no details block.
+    assert results[0].grade == "A" and not results[0].findings
+    out = console()
+    render(out, results[:1], "mozilla-intermediate")
+    assert "CAP" not in out.export_text()
