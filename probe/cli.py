@@ -255,6 +255,14 @@ JsonlOpt = Annotated[
 ProfileOpt = Annotated[
     str, typer.Option("--profile", "-p", help="Built-in profile name or a .toml file.")
 ]
+NoGroupsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-groups",
+        help="Skip the TLS key-exchange group enumeration (one connection per accepted group"
+        " and version, plus one).",
+    ),
+]
 CaFileOpt = Annotated[
     str | None,
     typer.Option("--ca-file", help="Trust this CA bundle instead of the system store."),
@@ -304,6 +312,7 @@ def scan_command(
         int, typer.Option("--retries", min=0, max=5, help="Retries after a reset.")
     ] = 2,
     ca_file: CaFileOpt = None,
+    no_groups: NoGroupsOpt = False,
     max_cidr: Annotated[
         int, typer.Option("--max-cidr", min=1, help="Largest CIDR block accepted.")
     ] = 65536,
@@ -362,6 +371,7 @@ def scan_command(
                 "rate": rate,
                 "retries": retries,
                 "ca_file": ca_file,
+                "tls_groups": not no_groups,
                 "smb_user": smb_user,
                 "smb_password": smb_password,
                 "smb_domain": smb_domain,
@@ -423,6 +433,7 @@ def vpn_command(
     jsonl_out: JsonlOpt = None,
     timeout: TimeoutOpt = 5.0,
     ca_file: CaFileOpt = None,
+    no_groups: NoGroupsOpt = False,
     ike_id: IkeIdOpt = "probe@probe.invalid",
     ike_half_open: IkeHalfOpenOpt = 4,
     ike_half_open_seconds: IkeWindowOpt = 30.0,
@@ -453,6 +464,7 @@ def vpn_command(
             {
                 "timeout": timeout,
                 "ca_file": ca_file,
+                "tls_groups": not no_groups,
                 "ike_identity": ike_id,
                 "ike_nat_t_port": nat_t_port,
                 "ike_half_open": ike_half_open,

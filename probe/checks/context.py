@@ -20,6 +20,7 @@ class ScanOptions:
     rate: float | None = None  # new connections per second across the scan
     retries: int = 2  # extra attempts after a connection reset, with backoff
     ca_file: str | None = None  # trust only this CA bundle instead of the system store
+    tls_groups: bool = True  # enumerate key-exchange groups (one hello per accepted group + 1)
     # SMB credentials for the optional authenticated probe. The password never reaches a
     # result, a log or a repr.
     smb_user: str | None = None

@@ -725,13 +725,18 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
             return error_result(target, ErrorReason.PROTOCOL_ERROR, message, started)
 
     accepted = {v: o.accepted for v, o in zip(TLS_VERSIONS, outcomes, strict=True)}
-    groups = await _measure_groups(ep, accepted)
+    # The groups and a TLS 1.3-only server's certificate are independent: measure together.
+    groups_task = (
+        asyncio.ensure_future(_measure_groups(ep, accepted)) if ctx.options.tls_groups else None
+    )
+    try:
+        if versions["TLSv1.3"] and not ep.chains:
+            problem = await _tls13_certificate(ep)
+            if problem:
+                incomplete["certificate"] = problem
+    finally:
+        groups = await groups_task if groups_task is not None else _GroupFacts()
     incomplete.update(groups.incomplete)
-
-    if versions["TLSv1.3"] and not ep.chains:
-        problem = await _tls13_certificate(ep)
-        if problem:
-            incomplete["certificate"] = problem
     certificates = await _certificate_facts(ep)
     if len(certificates) < len(ep.chains):
         incomplete["certificate"] = "a served certificate could not be parsed"

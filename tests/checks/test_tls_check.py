@@ -25,8 +25,10 @@ def _target(host: str, port: int, name: str | None = "localhost") -> Target:
     return Target(given=f"{host}:{port}", host=host, port=port, check="tls", server_name=name)
 
 
-def _scan(target: Target, *, ca_file: str | None = None, timeout: float = 5.0) -> TargetResult:
-    options = ScanOptions(timeout=timeout, ca_file=ca_file, retries=1)
+def _scan(
+    target: Target, *, ca_file: str | None = None, timeout: float = 5.0, groups: bool = True
+) -> TargetResult:
+    options = ScanOptions(timeout=timeout, ca_file=ca_file, retries=1, tls_groups=groups)
 
     async def go() -> TargetResult:
         limits = Limits(concurrency=options.concurrency, per_host=options.per_host)
@@ -118,6 +120,21 @@ def test_connection_count_stays_low_on_a_default_server(
     # accepted suites + one declining hello per chunk and version + order checks, plus one hello
     # per accepted group and version and the refused one: no more.
     assert result.tls.connections <= accepted + 16 + groups, result.tls.connections
+
+
+def test_no_groups_skips_exactly_the_group_hellos(
+    lab_servers: Any, lab_ca_file: str, lab_results: dict[str, tuple[Any, TargetResult]]
+) -> None:
+    """--no-groups: the issue 2 grade (versions, every suite, certificate) alone."""
+    server, full = lab_results["modern"]
+    lean = _scan(_target(server.host, server.port), ca_file=lab_ca_file, groups=False)
+    assert lean.tls is not None and full.tls is not None
+    assert lean.tls.groups == {} and lean.tls.preferred_group is None
+    assert lean.tls.cipher_suites == full.tls.cipher_suites
+    assert lean.tls.certificates == full.tls.certificates
+    group_hellos = sum(len(g) + 1 for g in full.tls.groups.values())
+    assert full.tls.connections - lean.tls.connections in (group_hellos, group_hellos + 1)
+    assert lean.tls.connections <= 40  # issue 2's budget for a full grade
 
 
 def test_tls13_only_server_certificate_comes_from_a_full_handshake(
