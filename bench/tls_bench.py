@@ -250,6 +250,20 @@ def mass(workdir: Path, count: int, runs: int) -> list[dict[str, object]]:
                 ),
             ),
             (
+                f"probe x{count} --no-groups",
+                probe_command(
+                    [
+                        "scan",
+                        "-f",
+                        str(targets),
+                        "--no-progress",
+                        "--no-groups",
+                        "--json",
+                        str(workdir / "mass.json"),
+                    ]
+                ),
+            ),
+            (
                 f"sslyze x{count}",
                 [sys.executable, "-m", "sslyze", *SSLYZE_FULL_GRADE, "--targets_in", str(targets)],
             ),
