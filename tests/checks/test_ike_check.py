@@ -30,7 +30,7 @@ KINDS = (("encryption", "encryption"), ("prf", "prf"), ("integrity", "integrity"
 
 def _scan(host: str, port: int = 500, **options: Any) -> TargetResult:
     async def go() -> TargetResult:
-        settings = {"timeout": 2.0, **options}
+        settings = {"timeout": 4.0, **options}
         ctx = CheckContext(
             options=ScanOptions(**settings), limits=Limits(concurrency=8, per_host=5)
         )
