@@ -313,6 +313,15 @@ def scan_command(
     ] = 2,
     ca_file: CaFileOpt = None,
     no_groups: NoGroupsOpt = False,
+    http_port: Annotated[
+        int,
+        typer.Option(
+            "--http-port",
+            min=0,
+            max=65535,
+            help="Plain-HTTP port checked for https:// targets and hosts on 443 (0: skip).",
+        ),
+    ] = 80,
     max_cidr: Annotated[
         int, typer.Option("--max-cidr", min=1, help="Largest CIDR block accepted.")
     ] = 65536,
@@ -372,6 +381,7 @@ def scan_command(
                 "retries": retries,
                 "ca_file": ca_file,
                 "tls_groups": not no_groups,
+                "http_port": http_port,
                 "smb_user": smb_user,
                 "smb_password": smb_password,
                 "smb_domain": smb_domain,

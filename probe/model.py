@@ -49,6 +49,9 @@ class Target:
     port: int
     check: str  # "tls", "smb", "ike" or "sstp"
     server_name: str | None = None  # SNI and the name a certificate must match; None for IPs
+    # The scheme the user wrote ("https", "tls", ...), None for a bare host. The TLS check
+    # measures HTTPS enforcement (HSTS, plain HTTP) for "https" and for bare hosts on 443.
+    scheme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,39 @@ class KeyExchangeParams:
 
 
 @dataclass(frozen=True)
+class HstsFacts:
+    """A valid Strict-Transport-Security field (RFC 6797 6.1), the first one the server sent."""
+
+    max_age: int  # seconds
+    include_subdomains: bool
+    preload: bool  # the hstspreload.org opt-in directive
+
+
+@dataclass(frozen=True)
+class TlsExtensionFacts:
+    """Optional TLS 1.0-1.2 features, read from the extensions the server echoed to probe's
+    hellos (issue 6). None: could not be told. TLS 1.3 has these built in or sends them
+    encrypted (EncryptedExtensions, Certificate entries), so a TLS 1.3-only server has none.
+    """
+
+    version: str  # the version of the ServerHello they come from, e.g. "TLSv1.2"
+    secure_renegotiation: bool | None  # echoed renegotiation_info (RFC 5746 3.6)
+    secure_renegotiation_scsv: bool | None  # answered the SCSV with it (RFC 5746 3.6)
+    extended_master_secret: bool | None  # RFC 7627
+    encrypt_then_mac: bool | None  # RFC 7366 (only meaningful for CBC suites)
+    session_tickets: bool | None  # echoed SessionTicket (RFC 5077 3.2)
+    # A non-empty session ID in answer to a hello without SessionTicket: the session is
+    # cached, resumption likely (not attempted: that needs a full handshake).
+    session_id: bool | None
+    ocsp_stapling: bool | None  # echoed status_request and stapled a response (RFC 6066 8)
+    # From one more hello: the method chosen when DEFLATE and null were offered ("null": no
+    # compression; anything else: CRIME exposure), and the protocol selected when h2 and
+    # http/1.1 were offered. compression None: that hello went unanswered, so alpn is unknown.
+    compression: str | None
+    alpn: str | None  # None: no protocol selected (or not measured, see compression)
+
+
+@dataclass(frozen=True)
 class TlsFacts:
     """Everything the TLS check measured on one endpoint. Keys are TLS_VERSION_LABELS."""
 
@@ -113,6 +149,27 @@ class TlsFacts:
     preferred_group: str | None = None  # its pick when offered every group (TLS 1.3 first)
     prefers_post_quantum: bool | None = None  # that TLS 1.3 pick is a PQ group; None: no 1.3
     dh_common_prime: str | None = None  # the smallest DHE prime is a published one: its name
+    # HTTPS enforcement (probe.checks.https), measured for https:// targets and bare hosts on
+    # 443 only. https_status: the status of the answer to "GET /" over TLS; None when not
+    # measured (then hsts is None too, and incomplete says why when it was attempted).
+    https_status: int | None = None
+    hsts: HstsFacts | None = None  # None: no valid header (or not measured)
+    hsts_header: str | None = None  # the first header as sent (capped), when there is one
+    hsts_problem: str | None = None  # why a browser ignores that header, when it does
+    # The plain-HTTP side (port 80 or --http-port): "redirect_https" (to https on the same
+    # host), "refused" (nothing listens), "no_answer" (connect timed out: filtered),
+    # "rejected" (an HTTP 4xx/5xx answer, no redirect), "content" (served over plain HTTP),
+    # "redirect_other_host" (not followed), "error" (an answer that is not usable HTTP, or a
+    # redirect loop: incomplete says why); None when not measured.
+    http_plain: str | None = None
+    # True: redirects to https on the same host; False: answers over plain HTTP without doing
+    # so; None: not measured, or nothing answered over plain HTTP.
+    http_redirects_to_https: bool | None = None
+    http_location: str | None = None  # the last redirect target seen on the plain side
+    # Extended master secret, renegotiation indication, encrypt-then-MAC, tickets, session
+    # IDs, OCSP stapling, compression and ALPN from TLS 1.0-1.2 answers; None when no TLS
+    # 1.0-1.2 ServerHello was read (e.g. a TLS 1.3-only server).
+    extensions: TlsExtensionFacts | None = None
 
     @property
     def accepted_groups(self) -> tuple[str, ...]:

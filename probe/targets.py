@@ -103,6 +103,7 @@ def parse_target(text: str, *, max_cidr: int = MAX_CIDR_ADDRESSES) -> list[Targe
     if any(ch.isspace() for ch in given):
         raise TargetError("whitespace inside a target")
     scheme = DEFAULT_SCHEME
+    written: str | None = None  # Target.scheme: what the user wrote, None for a bare host
     rest = given
     if "://" in given:
         scheme, rest = given.split("://", 1)
@@ -111,9 +112,10 @@ def parse_target(text: str, *, max_cidr: int = MAX_CIDR_ADDRESSES) -> list[Targe
             known = ", ".join(sorted(SCHEMES))
             raise TargetError(f"unknown scheme {scheme!r} (known: {known})")
         rest = rest.rstrip("/")
+        written = scheme
     check, default_port = SCHEMES[scheme]
     if "/" in rest:
-        return _expand_cidr(given, rest, check, default_port, max_cidr)
+        return _expand_cidr(given, rest, check, default_port, max_cidr, written)
     host, port_text = _split_host_port(rest, given)
     port = _parse_port(port_text, given) if port_text is not None else default_port
     try:
@@ -128,13 +130,18 @@ def parse_target(text: str, *, max_cidr: int = MAX_CIDR_ADDRESSES) -> list[Targe
                 port=port,
                 check=check,
                 server_name=_server_name(host),
+                scheme=written,
             )
         ]
-    return [Target(given=given, host=str(address), port=port, check=check, server_name=None)]
+    return [
+        Target(
+            given=given, host=str(address), port=port, check=check, server_name=None, scheme=written
+        )
+    ]
 
 
 def _expand_cidr(
-    given: str, rest: str, check: str, default_port: int, max_cidr: int
+    given: str, rest: str, check: str, default_port: int, max_cidr: int, scheme: str | None
 ) -> list[Target]:
     network_text, port_text = rest, None
     # "10.0.0.0/30:8443" and "[2001:db8::/126]:443" carry a port after the block.
@@ -154,7 +161,8 @@ def _expand_cidr(
         )
     hosts = list(network.hosts()) or [network.network_address]
     return [
-        Target(given=given, host=str(h), port=port, check=check, server_name=None) for h in hosts
+        Target(given=given, host=str(h), port=port, check=check, server_name=None, scheme=scheme)
+        for h in hosts
     ]
 
 

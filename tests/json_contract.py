@@ -39,6 +39,29 @@ TLS_KEYS = [
     "preferred_group",
     "prefers_post_quantum",
     "dh_common_prime",
+    "extensions",
+    "hsts",
+    "http_redirects_to_https",
+    "http_plain",
+    "https_status",
+    "hsts_header",
+    "hsts_problem",
+    "http_location",
+]
+# tls.hsts, when not null
+TLS_HSTS_KEYS = ["max_age", "include_subdomains", "preload"]
+# tls.extensions, when not null (docs/json-output.md)
+TLS_EXTENSION_KEYS = [
+    "version",
+    "secure_renegotiation",
+    "secure_renegotiation_scsv",
+    "extended_master_secret",
+    "encrypt_then_mac",
+    "session_tickets",
+    "session_id",
+    "ocsp_stapling",
+    "compression",
+    "alpn",
 ]
 CERT_KEYS = [
     "key_type",

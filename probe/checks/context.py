@@ -21,6 +21,8 @@ class ScanOptions:
     retries: int = 2  # extra attempts after a connection reset, with backoff
     ca_file: str | None = None  # trust only this CA bundle instead of the system store
     tls_groups: bool = True  # enumerate key-exchange groups (one hello per accepted group + 1)
+    # HTTPS targets: the plain-HTTP port whose answer is judged (probe.checks.https); 0 skips.
+    http_port: int = 80
     # SMB credentials for the optional authenticated probe. The password never reaches a
     # result, a log or a repr.
     smb_user: str | None = None

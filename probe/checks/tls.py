@@ -30,17 +30,24 @@ from dataclasses import dataclass, field
 from probe.checks.context import CheckContext, ProbeFailed, error_result
 from probe.codecs.errors import DecodeError, NotTlsError
 from probe.codecs.tls.constants import (
+    COMPRESSION_DEFLATE,
+    COMPRESSION_NULL,
     GROUP_BITS,
     GROUP_NAMES,
+    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
     VERSION_LABEL,
     AlertDescription,
     Version,
+    compression_name,
     group_name,
+    version_label,
 )
 from probe.codecs.tls.flight import (
     ServerFlight,
     ServerFlightReader,
+    ServerHelloFeatures,
     Ssl2ServerHelloReader,
+    server_hello_features,
 )
 from probe.codecs.tls.groups import (
     FFDHE_GROUPS,
@@ -63,6 +70,7 @@ from probe.model import (
     Status,
     Target,
     TargetResult,
+    TlsExtensionFacts,
     TlsFacts,
 )
 from probe.net.stream import Timeouts, TransportError, exchange, resolve
@@ -135,13 +143,19 @@ class _Endpoint:
             except DecodeError as exc:
                 raise ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad TLS answer: {exc}") from None
 
-    def hello(self, version: Version, suites: Sequence[int]) -> bytes:
+    def hello(self, version: Version, suites: Sequence[int], *, features: bool = False) -> bytes:
+        """With ``features``, the hello also offers the extensions whose echo tells what the
+        server supports (see ``_measure_extensions``)."""
         return build_client_hello(
             version=version,
             cipher_suites=suites,
             server_name=self.target.server_name,
             random=self.ctx.random_bytes(32),
             x25519_key_share=self.ctx.random_bytes(32) if version is Version.TLS1_3 else None,
+            extended_master_secret=features,
+            encrypt_then_mac=features,
+            session_ticket=features,
+            status_request=features,
         )
 
     def group_hello(self, version: Version, suites: Sequence[int], groups: Sequence[int]) -> bytes:
@@ -189,10 +203,12 @@ class _VersionOutcome:
     answered: bool = False  # the server sent a TLS answer (alert or hello), not just a close
 
 
-async def _offer(ep: _Endpoint, version: Version, suites: Sequence[int]) -> ServerFlight:
+async def _offer(
+    ep: _Endpoint, version: Version, suites: Sequence[int], *, features: bool = False
+) -> ServerFlight:
     reader = ServerFlightReader(want_certificate=True, want_key_exchange=True)
     try:
-        await ep.send(ep.hello(version, suites), reader)
+        await ep.send(ep.hello(version, suites, features=features), reader)
     except ProbeFailed:
         flight = reader.result()
         if flight.server_hello is None:
@@ -275,10 +291,12 @@ def _chunks(version: Version) -> list[list[int]]:
     return [candidates[i : i + CHUNK_SIZE] for i in range(0, len(candidates), CHUNK_SIZE)]
 
 
-async def _first_offer(ep: _Endpoint, version: Version) -> ServerFlight | ProbeFailed:
+async def _first_offer(
+    ep: _Endpoint, version: Version, *, features: bool = False
+) -> ServerFlight | ProbeFailed:
     """The first hello of a version: its support probe and the start of its elimination."""
     try:
-        return await _offer(ep, version, _chunks(version)[0])
+        return await _offer(ep, version, _chunks(version)[0], features=features)
     except ProbeFailed as exc:
         return exc
 
@@ -594,6 +612,127 @@ def _dh_common_prime(ep: _Endpoint) -> str | None:
     return common_prime_name(smallest)
 
 
+# --- optional features: renegotiation indication, EMS, ETM, tickets, OCSP, compression, ALPN
+
+_ALPN_OFFER = (b"h2", b"http/1.1")
+
+
+def _features_of(flight: ServerFlight | ProbeFailed | None) -> ServerHelloFeatures | str:
+    """The features a TLS 1.0-1.2 answer announces, or why there are none."""
+    if flight is None:
+        return "no answer"
+    if isinstance(flight, ProbeFailed):
+        return f"{flight.reason.value}: {flight.message}"
+    hello = flight.server_hello
+    if hello is None:
+        return f"alert {flight.alert.name}" if flight.alert is not None else "no ServerHello"
+    try:
+        return server_hello_features(flight)
+    except DecodeError as exc:
+        return f"bad ServerHello extensions: {exc}"
+
+
+def _cbc(suite: int) -> bool:
+    info = SUITES.get(suite)
+    return info is not None and info.block_bits is not None and not info.aead
+
+
+def _encrypt_then_mac(*answers: ServerHelloFeatures | str) -> bool | None:
+    """RFC 7366 3: a server never echoes encrypt_then_mac with an AEAD or stream suite, so
+    only an answer that chose a CBC suite tells; None when none did."""
+    cbc = [a for a in answers if isinstance(a, ServerHelloFeatures) and _cbc(a.cipher_suite)]
+    return any(a.encrypt_then_mac for a in cbc) if cbc else None
+
+
+async def _measure_extensions(
+    ep: _Endpoint, opener: ServerFlight | ProbeFailed | None, accepted: dict[Version, list[int]]
+) -> tuple[TlsExtensionFacts | None, str | None]:
+    """Optional TLS 1.0-1.2 features, at the cost of one hello.
+
+    The TLS 1.2 opener already offered the empty renegotiation_info, extended_master_secret,
+    encrypt_then_mac and SessionTicket extensions and an OCSP status_request; its ServerHello
+    echoes those the server supports (RFC 5746 3.6, RFC 7627 5.2, RFC 7366 2, RFC 5077 3.2,
+    RFC 6066 8) and a stapled OCSP response follows in CertificateStatus. One more hello, at
+    the newest TLS 1.0-1.2 version with suites the server accepted (its CBC suites when it has
+    any, for encrypt_then_mac), offers the same extensions but SessionTicket (a server that
+    issues a ticket may leave the session ID empty, RFC 5077 3.4) and DEFLATE before null
+    compression (RFC 3749), ALPN h2 and http/1.1 (RFC 7301 3.1) and the renegotiation SCSV in
+    place of the extension (RFC 5746 3.3): compression is never offered in the hellos that
+    measure suites, and a server may refuse hellos whose ALPN list it does not share.
+
+    Not measured here: whether a session actually resumes (needs a full handshake; sslyze's
+    session_resumption in a later --deep slice), 0-RTT (needs a resumed TLS 1.3 session), and
+    anything TLS 1.3 sends encrypted (ALPN in EncryptedExtensions, OCSP in the Certificate
+    entries): a TLS 1.3-only server gets None.
+    """
+    legacy = next(
+        (v for v in (Version.TLS1_2, Version.TLS1_1, Version.TLS1_0) if accepted.get(v)), None
+    )
+    if legacy is None:
+        return None, None
+    problems: list[str] = []
+    first = _features_of(opener)
+    if isinstance(first, ServerHelloFeatures) and first.version != legacy:
+        first = f"the opener was answered with {version_label(first.version)}"
+    if isinstance(first, str):
+        problems.append(f"feature hello: {first}")
+
+    # RFC 7366 3: encrypt_then_mac is only echoed with a CBC suite, so offer those when any.
+    offer = [s for s in accepted[legacy] if _cbc(s)] or accepted[legacy]
+    suites = [*offer[: MAX_CIPHER_SUITES - 1], TLS_EMPTY_RENEGOTIATION_INFO_SCSV]
+    request = build_client_hello(
+        version=legacy,
+        cipher_suites=suites,
+        server_name=ep.target.server_name,
+        random=ep.ctx.random_bytes(32),
+        compression_methods=(COMPRESSION_DEFLATE, COMPRESSION_NULL),
+        renegotiation_info=False,
+        extended_master_secret=True,
+        encrypt_then_mac=True,
+        session_ticket=False,  # so that a server that can cache by session ID names one
+        status_request=True,
+        alpn_protocols=_ALPN_OFFER,
+    )
+    reader = ServerFlightReader(want_certificate=True)
+    failure: ProbeFailed | None = None
+    try:
+        await ep.send(request, reader)
+    except ProbeFailed as exc:
+        failure = exc  # a broken tail after the ServerHello does not undo what it said
+    flight = reader.result()
+    second = _features_of(flight if flight.server_hello is not None or not failure else failure)
+    if isinstance(second, ServerHelloFeatures) and second.version != legacy:
+        second = f"answered with {version_label(second.version)}"
+    if isinstance(second, str):
+        problems.append(f"compression/ALPN hello: {second}")
+
+    # The opener's answer is the reference; the second hello offered the same extensions and
+    # stands in for it when the opener told nothing.
+    base = first if isinstance(first, ServerHelloFeatures) else second
+    if not isinstance(base, ServerHelloFeatures):
+        return None, "; ".join(problems)
+    extra = second if isinstance(second, ServerHelloFeatures) else None
+    facts = TlsExtensionFacts(
+        version=VERSION_LABEL[legacy],
+        secure_renegotiation=(
+            first.renegotiation_info is not None if isinstance(first, ServerHelloFeatures) else None
+        ),
+        secure_renegotiation_scsv=None if extra is None else extra.renegotiation_info is not None,
+        extended_master_secret=base.extended_master_secret,
+        encrypt_then_mac=_encrypt_then_mac(first, second),
+        session_tickets=(first.session_ticket if isinstance(first, ServerHelloFeatures) else None),
+        session_id=None if extra is None else extra.session_id_length > 0,
+        ocsp_stapling=base.ocsp_response is not None,
+        compression=None if extra is None else compression_name(extra.compression_method),
+        alpn=(
+            None
+            if extra is None or extra.alpn is None
+            else extra.alpn.decode("ascii", "backslashreplace")
+        ),
+    )
+    return facts, "; ".join(problems) or None
+
+
 async def _measure_sslv2(ep: _Endpoint) -> tuple[list[str], ProbeFailed | None]:
     reader = Ssl2ServerHelloReader()
     request = build_sslv2_client_hello(
@@ -665,6 +804,29 @@ async def _certificate_facts(ep: _Endpoint) -> tuple[CertificateFacts, ...]:
     return tuple(facts)
 
 
+async def _with_https_enforcement(ep: _Endpoint, facts: TlsFacts) -> TlsFacts:
+    """HTTPS targets only: HSTS and the plain-HTTP side (probe.checks.https), added to facts."""
+    from dataclasses import replace
+
+    from probe.checks.https import measure
+
+    https = await measure(ep.target, ep.address, ep.ctx)
+    if https is None:
+        return facts
+    return replace(
+        facts,
+        connections=facts.connections + https.connections,
+        incomplete={**facts.incomplete, **https.incomplete},
+        https_status=https.https_status,
+        hsts=https.hsts,
+        hsts_header=https.hsts_header,
+        hsts_problem=https.hsts_problem,
+        http_plain=https.http_plain,
+        http_redirects_to_https=https.http_redirects_to_https,
+        http_location=https.http_location,
+    )
+
+
 async def run(target: Target, ctx: CheckContext) -> TargetResult:
     """Measure one TLS endpoint. Never raises: problems become the result's status."""
     started = time.monotonic()
@@ -678,7 +840,11 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     # and TLS 1.0 for legacy servers that hang on modern hellos. When neither gets through,
     # the other versions would only wait out the same timeout (and hold per-host slots).
     openers = (Version.TLS1_2, Version.TLS1_0)
-    opened = await asyncio.gather(*(_first_offer(ep, v) for v in openers))
+    # The TLS 1.2 opener also offers the feature extensions: whatever TLS 1.0-1.2 version the
+    # server answers it with, its ServerHello echoes them (``_measure_extensions``).
+    opened = await asyncio.gather(
+        *(_first_offer(ep, v, features=v is Version.TLS1_2) for v in openers)
+    )
     firsts = dict(zip(openers, opened, strict=True))
     failures = [f for f in firsts.values() if isinstance(f, ProbeFailed)]
     if len(failures) == len(openers) and all(f.reason in _NO_ROUTE for f in failures):
@@ -737,7 +903,12 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     finally:
         groups = await groups_task if groups_task is not None else _GroupFacts()
     incomplete.update(groups.incomplete)
-    certificates = await _certificate_facts(ep)
+    # After the groups (whose hellos are counted on their own), beside the chain checks.
+    (extensions, extensions_problem), certificates = await asyncio.gather(
+        _measure_extensions(ep, firsts[Version.TLS1_2], accepted), _certificate_facts(ep)
+    )
+    if extensions_problem is not None:
+        incomplete["extensions"] = extensions_problem
     if len(certificates) < len(ep.chains):
         incomplete["certificate"] = "a served certificate could not be parsed"
 
@@ -754,7 +925,9 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         preferred_group=groups.preferred,
         prefers_post_quantum=groups.post_quantum,
         dh_common_prime=_dh_common_prime(ep),
+        extensions=extensions,
     )
+    facts = await _with_https_enforcement(ep, facts)
     return TargetResult(
         target=target,
         status=Status.COMPLETED,

@@ -126,7 +126,9 @@ CAP_RULES: tuple[CapRule, ...] = (
     CapRule("no_forward_secrecy", "B", "a current client gets a suite without forward secrecy"),
     CapRule("no_aead", "B", "a current client gets a suite that is not AEAD"),
     CapRule("no_tls13", "A-", "TLSv1.3 is not accepted"),
-    CapRule("hsts_not_measured", "A", "HSTS is not measured yet, and A+ needs it"),
+    CapRule("hsts_not_measured", "A", "HSTS is not measured (no HTTPS target), and A+ needs it"),
+    CapRule("hsts_missing", "A", "no valid HSTS header over HTTPS, and A+ needs one"),
+    CapRule("hsts_short", "A", "HSTS max-age is under 6 months (15552000 s), too short for A+"),
 )
 _CAP_OF: dict[str, str] = {r.rule: r.cap for r in CAP_RULES}
 _RULE_ORDER: dict[str, int] = {r.rule: i for i, r in enumerate(CAP_RULES)}
@@ -405,7 +407,31 @@ def _cap(rule: str, message: str, evidence: str | None = None) -> GradeCap:
 def _caps(seen: _Seen) -> Iterator[GradeCap]:
     for check in (_certificate_caps, _protocol_caps, _suite_caps, _client_caps, _key_caps):
         yield from check(seen)
-    yield _cap("hsts_not_measured", "HSTS is not measured yet, so A+ (which needs it) is not given")
+    yield from _hsts_caps(seen.facts)
+
+
+# SSL Labs (2014 changes): A+ needs HSTS with a long max-age; its assessments read "long" as
+# at least 6 months (180 days).
+HSTS_A_PLUS_MAX_AGE = 15552000
+
+
+def _hsts_caps(facts: TlsFacts) -> Iterator[GradeCap]:
+    """A+ needs HSTS (max-age of 6 months or more) measured on the HTTPS side."""
+    if facts.https_status is None:
+        yield _cap(
+            "hsts_not_measured",
+            "HSTS is not measured (only https:// targets and hosts on 443 are asked over HTTP),"
+            " so A+ (which needs it) is not given",
+        )
+    elif facts.hsts is None:
+        why = f" ({facts.hsts_problem})" if facts.hsts_problem else ""
+        yield _cap("hsts_missing", f"no valid HSTS header{why}, so no A+", facts.hsts_header)
+    elif facts.hsts.max_age < HSTS_A_PLUS_MAX_AGE:
+        yield _cap(
+            "hsts_short",
+            f"HSTS max-age is {facts.hsts.max_age} s, under the 6 months A+ needs",
+            facts.hsts_header,
+        )
 
 
 _TRAILING_HASH = re.compile(r"\(([A-Za-z0-9-]+)\)\s*$")

@@ -47,7 +47,7 @@ ParamKind = Literal[
     "int", "version", "versions", "suite_properties", "suite_names", "hashes",
     "smb_dialect", "smb_ciphers", "ike_names", "sstp_auth", "sstp_hash",
     "pcap_protocols", "credential_kinds", "secret_kinds", "host_suffixes",
-    "group_names",
+    "group_names", "bool",
 ]  # fmt: skip
 
 # Severities from the most to the least serious.
@@ -153,6 +153,10 @@ def check_param(param: Param, value: object) -> ParamValue:
             raise ParamError(f"expected an integer, got {_describe(value)}")
         if value < 0:
             raise ParamError(f"must not be negative, got {value}")
+        return value
+    if param.kind == "bool":
+        if not isinstance(value, bool):
+            raise ParamError(f"expected true or false, got {_describe(value)}")
         return value
     if param.kind == "version":
         return _check_version(value)
@@ -661,6 +665,38 @@ def ecdh_min_bits(params: Params, facts: TlsFacts, now: datetime) -> list[Violat
     ]
 
 
+# HTTPS enforcement (probe.checks.https). Both rules judge only what was measured: targets
+# that are not HTTPS (or whose HTTP requests failed: see incomplete) give no finding here.
+
+
+def hsts_required(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    if facts.https_status is None:
+        return []
+    hsts = facts.hsts
+    if hsts is None:
+        if facts.hsts_header is not None:
+            why = facts.hsts_problem or "invalid"
+            return [(f"the Strict-Transport-Security header is ignored by browsers: {why}",
+                     facts.hsts_header)]  # fmt: skip
+        return [("no Strict-Transport-Security (HSTS) header over HTTPS", None)]
+    out: list[Violation] = []
+    minimum = _int(params, "min_max_age")
+    if hsts.max_age < minimum:
+        out.append(
+            (f"HSTS max-age is {hsts.max_age} s (minimum is {minimum} s)", facts.hsts_header)
+        )
+    if params.get("include_subdomains") is True and not hsts.include_subdomains:
+        out.append(("HSTS does not cover subdomains (no includeSubDomains)", facts.hsts_header))
+    return out
+
+
+def http_redirects_to_https(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    if facts.http_plain != "content":
+        return []
+    evidence = f"redirected via {facts.http_location}" if facts.http_location else None
+    return [("serves content over plain HTTP instead of redirecting to HTTPS", evidence)]
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 
@@ -744,6 +780,26 @@ RULES: dict[str, Rule] = {
             "every key-exchange group the server accepts is on the list",
             {"groups": Param("group_names", 'IANA group names, e.g. ["x25519", "secp256r1"]')},
             groups_allowed,
+        ),
+        Rule(
+            "hsts_required",
+            "HTTPS targets send a valid HSTS header with a long enough max-age",
+            {
+                "min_max_age": Param(
+                    "int", "the shortest acceptable max-age in seconds", default=31536000
+                ),
+                "include_subdomains": Param(
+                    "bool", "true to require includeSubDomains as well", default=False
+                ),
+            },
+            hsts_required,
+        ),
+        Rule(
+            "http_redirects_to_https",
+            "the plain-HTTP side of an HTTPS target serves no content: it redirects to https,"
+            " refuses, or answers with an HTTP error",
+            {},
+            http_redirects_to_https,
         ),
         Rule(
             "signature_hash_forbidden",

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import errno
 import socket
+import ssl
 import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -172,21 +173,36 @@ async def conversation(
     timeouts: Timeouts,
     max_bytes: int = 1 << 20,
     on_connect: Callable[[], None] | None = None,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> AsyncIterator[Conversation]:
     """Connect (within the connect timeout) and yield a Conversation; always closes with RST.
 
-    ``max_bytes`` caps everything the peer may send on this connection.
+    ``max_bytes`` caps everything the peer may send on this connection. With ``tls`` the
+    connection is wrapped in Python's TLS (the handshake counts against the connect timeout;
+    a failed handshake is NOT_TLS); the readers then see the decrypted bytes.
     """
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(timeouts.connect):
-            transport, protocol = await loop.create_connection(
-                lambda: _PumpProtocol(max_bytes), address, port
-            )
+            if tls is None:
+                transport, protocol = await loop.create_connection(
+                    lambda: _PumpProtocol(max_bytes), address, port
+                )
+            else:  # server_hostname "" sends no SNI (IP targets)
+                transport, protocol = await loop.create_connection(
+                    lambda: _PumpProtocol(max_bytes),
+                    address,
+                    port,
+                    ssl=tls,
+                    server_hostname=server_hostname or "",
+                )
     except TimeoutError:
         raise TransportError(
             ErrorReason.TIMEOUT, f"connect timed out after {timeouts.connect:g}s"
         ) from None
+    except ssl.SSLError as exc:
+        raise TransportError(ErrorReason.NOT_TLS, f"TLS handshake failed: {exc}") from None
     except OSError as exc:
         raise _os_error(exc, "connect") from None
     if on_connect is not None:
@@ -206,6 +222,8 @@ async def exchange(
     timeouts: Timeouts,
     max_bytes: int = 1 << 20,
     on_connect: Callable[[], None] | None = None,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> None:
     """Connect, send ``request``, feed what comes back to ``reader`` until it is done.
 
@@ -214,7 +232,13 @@ async def exchange(
     propagate unchanged so the caller can keep what was parsed.
     """
     async with conversation(
-        address, port, timeouts=timeouts, max_bytes=max_bytes, on_connect=on_connect
+        address,
+        port,
+        timeouts=timeouts,
+        max_bytes=max_bytes,
+        on_connect=on_connect,
+        tls=tls,
+        server_hostname=server_hostname,
     ) as conv:
         await conv.exchange(request, reader)
 

@@ -18,6 +18,7 @@ from probe.model import (
     ErrorInfo,
     Finding,
     GradeCap,
+    HstsFacts,
     IkeAlgorithms,
     IkeFacts,
     IkeSuite,
@@ -26,6 +27,7 @@ from probe.model import (
     SstpFacts,
     Status,
     TargetResult,
+    TlsExtensionFacts,
     TlsFacts,
 )
 
@@ -251,6 +253,42 @@ def _tls(facts: TlsFacts) -> JsonObject:
         "preferred_group": facts.preferred_group,
         "prefers_post_quantum": facts.prefers_post_quantum,
         "dh_common_prime": facts.dh_common_prime,
+        "extensions": _extensions(facts.extensions),
+        # HTTPS enforcement (probe.checks.https); all null when not measured
+        "hsts": _hsts(facts.hsts),
+        "http_redirects_to_https": facts.http_redirects_to_https,
+        "http_plain": facts.http_plain,
+        "https_status": facts.https_status,
+        "hsts_header": facts.hsts_header,
+        "hsts_problem": facts.hsts_problem,
+        "http_location": facts.http_location,
+    }
+
+
+def _hsts(hsts: HstsFacts | None) -> JsonObject | None:
+    if hsts is None:
+        return None
+    return {
+        "max_age": hsts.max_age,
+        "include_subdomains": hsts.include_subdomains,
+        "preload": hsts.preload,
+    }
+
+
+def _extensions(ext: TlsExtensionFacts | None) -> JsonObject | None:
+    if ext is None:
+        return None
+    return {
+        "version": ext.version,
+        "secure_renegotiation": ext.secure_renegotiation,
+        "secure_renegotiation_scsv": ext.secure_renegotiation_scsv,
+        "extended_master_secret": ext.extended_master_secret,
+        "encrypt_then_mac": ext.encrypt_then_mac,
+        "session_tickets": ext.session_tickets,
+        "session_id": ext.session_id,
+        "ocsp_stapling": ext.ocsp_stapling,
+        "compression": ext.compression,
+        "alpn": ext.alpn,
     }
 
 

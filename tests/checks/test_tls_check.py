@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,20 @@ def test_lab_server_certificate_facts(
     assert cert.self_signed is expected["self_signed"]
     assert cert.trusted is expected["trusted_with_lab_ca"]
     assert cert.chain_length == expected["chain_length"]
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, c in S_SERVER_CONFIGS.items() if "extensions" in c.expected]
+)
+def test_lab_server_extension_facts(
+    name: str, lab_results: dict[str, tuple[Any, TargetResult]]
+) -> None:
+    """Renegotiation indication, EMS, ETM, tickets, session IDs, stapling, compression, ALPN."""
+    server, result = lab_results[name]
+    assert result.tls is not None and "extensions" not in result.tls.incomplete
+    expected = server.expected["extensions"]
+    facts = result.tls.extensions
+    assert (None if facts is None else dataclasses.asdict(facts)) == expected
 
 
 def test_connection_count_stays_low_on_a_default_server(

@@ -14,7 +14,11 @@ from tls_helpers import CAPTURES
 from probe.codecs.buffer import Reader
 from probe.codecs.errors import DecodeError
 from probe.codecs.tls.constants import HELLO_RETRY_REQUEST_RANDOM
-from probe.codecs.tls.flight import ServerFlightReader, Ssl2ServerHelloReader
+from probe.codecs.tls.flight import (
+    ServerFlightReader,
+    Ssl2ServerHelloReader,
+    server_hello_features,
+)
 
 SERVER_CAPTURES = {
     p.name: p.read_bytes() for p in sorted(CAPTURES.glob("*.bin")) if "client_hello" not in p.name
@@ -66,10 +70,33 @@ hello_retry_requests = st.builds(
 )
 HRR_SAMPLES = {f"hrr_{g:04x}": _hrr(g, bytes(32), [(44, b"\x00\x02ck")]) for g in (0x11EC, 0x6399)}
 
+
+def _feature_flight(extensions: list[tuple[int, bytes]], status: bytes) -> bytes:
+    """A TLS 1.2 ServerHello (DEFLATE, a session ID) echoing feature extensions, then a
+    CertificateStatus (RFC 6066 8) and ServerHelloDone, in one record."""
+    block = b"".join(t.to_bytes(2, "big") + len(d).to_bytes(2, "big") + d for t, d in extensions)
+    body = (
+        b"\x03\x03" + bytes(32) + b"\x20" + bytes(range(32)) + b"\xc0\x2f\x01"
+        + len(block).to_bytes(2, "big") + block
+    )  # fmt: skip
+    messages = b"\x02" + len(body).to_bytes(3, "big") + body
+    messages += b"\x16" + len(status).to_bytes(3, "big") + status + b"\x0e\x00\x00\x00"
+    return b"\x16\x03\x03" + len(messages).to_bytes(2, "big") + messages
+
+
+FEATURE_SAMPLES = {
+    "features_all": _feature_flight(
+        [(0xFF01, b"\x00"), (23, b""), (22, b""), (35, b""), (5, b""), (16, b"\x00\x03\x02h2")],
+        b"\x01\x00\x00\x03der",
+    ),
+    "features_none": _feature_flight([], b"\x01\x00\x00\x01x"),
+}
+
 hostile = st.one_of(
     st.binary(max_size=2048),
     mutated(SERVER_CAPTURES),
     mutated(HRR_SAMPLES),
+    mutated(FEATURE_SAMPLES),
     hello_retry_requests,
     st.builds(
         lambda head, tail: head + tail,
@@ -99,6 +126,27 @@ def test_any_hello_retry_request_names_its_group_in_any_split(data: bytes, cuts:
     done, flight = whole
     assert done and flight.hello_retry_request
     assert flight.server_hello.selected_group == int.from_bytes(data[-2:], "big")
+
+
+@FUZZ
+@given(data=st.one_of(mutated(FEATURE_SAMPLES), hostile))
+def test_server_hello_features_raise_only_decode_error(data: bytes) -> None:
+    reader = ServerFlightReader(want_certificate=True)
+    try:
+        reader.feed(data)
+        features = server_hello_features(reader.result())
+    except DecodeError:
+        return
+    assert 0 <= features.session_id_length <= 255
+    assert features.alpn is None or 1 <= len(features.alpn) <= 255
+
+
+def test_feature_samples_are_well_formed() -> None:
+    for name, data in FEATURE_SAMPLES.items():
+        reader = ServerFlightReader(want_certificate=True)
+        reader.feed(data)
+        assert reader.done, name
+        server_hello_features(reader.result())
 
 
 @FUZZ

@@ -25,7 +25,7 @@ from probe.grading.letter import (
 )
 from probe.grading.profile import load_profile
 from probe.grading.rules import evaluate
-from probe.model import KeyExchangeParams, Status, Target, TargetResult, TlsFacts
+from probe.model import HstsFacts, KeyExchangeParams, Status, Target, TargetResult, TlsFacts
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "grading.md"
 
@@ -286,6 +286,12 @@ CASES: list[tuple[str, TlsFacts, str]] = [
     ("no_aead", facts({"TLSv1.2": (ECDHE_CBC256,), "TLSv1.3": GOOD_TLS13}), "B"),
     ("no_tls13", facts({"TLSv1.2": GOOD_TLS12}), "A-"),
     ("hsts_not_measured", facts(), "A"),
+    ("hsts_missing", dataclasses.replace(facts(), https_status=200), "A"),
+    (
+        "hsts_short",
+        dataclasses.replace(facts(), https_status=200, hsts=HstsFacts(86400, True, False)),
+        "A",
+    ),
 ]
 
 
@@ -297,6 +303,27 @@ def test_each_cap_rule(rule: str, tls: TlsFacts, expected: str) -> None:
     assert cap.cap == {r.rule: r.cap for r in CAP_RULES}[rule]
     assert cap.message
     assert graded.grade == expected
+
+
+def test_a_plus_needs_hsts_of_six_months_measured_over_https() -> None:
+    six_months = HstsFacts(max_age=15552000, include_subdomains=False, preload=False)
+    for tls in (facts(), strongest()):
+        graded = grade(dataclasses.replace(tls, https_status=200, hsts=six_months))
+        assert (graded.grade, graded.caps) == ("A+", ())
+    # a day short of 6 months, or an invalid header: A, with the rule that says why
+    a_day_short = dataclasses.replace(six_months, max_age=15465600)
+    short = grade(dataclasses.replace(facts(), https_status=301, hsts=a_day_short))
+    assert (short.grade, rules(short)) == ("A", {"hsts_short"})
+    invalid = grade(
+        dataclasses.replace(
+            facts(), https_status=200, hsts_header="max-age=1; max-age=2", hsts_problem="x"
+        )
+    )
+    assert (invalid.grade, rules(invalid)) == ("A", {"hsts_missing"})
+    assert invalid.caps[0].evidence == "max-age=1; max-age=2"
+    # HSTS never lifts a capped grade
+    capped = dataclasses.replace(facts({"TLSv1.2": GOOD_TLS12}), https_status=200, hsts=six_months)
+    assert (grade(capped).grade, rules(grade(capped))) == ("A-", {"no_tls13"})
 
 
 def test_every_rule_has_a_case_and_a_row_in_the_docs() -> None:

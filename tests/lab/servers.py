@@ -283,6 +283,45 @@ def named_dhparam(certs: LabCerts, group: str) -> Path:
     return path
 
 
+def ocsp_response(certs: LabCerts, cert: str = "rsa2048") -> Path:
+    """A DER OCSPResponse for a lab certificate, signed by the lab CA (status "unknown": the
+    responder's index is empty), for ``-status_file``; written by ``openssl ocsp`` once."""
+    path = certs.directory / f"{cert}.ocsp.der"
+    if not path.exists():
+        openssl = require_binary("openssl")
+        leaf: KeyCert = getattr(certs, cert)
+        index, request = certs.directory / "ocsp-index.txt", certs.directory / f"{cert}.ocsp.req"
+        index.touch()
+        subprocess.run(
+            [openssl, "ocsp", "-issuer", str(certs.ca_cert), "-cert", str(leaf.cert),
+             "-no_nonce", "-reqout", str(request)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            [openssl, "ocsp", "-index", str(index), "-rsigner", str(certs.ca_cert),
+             "-rkey", str(certs.ca_key), "-CA", str(certs.ca_cert), "-reqin", str(request),
+             "-respout", str(path), "-ndays", "2"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return path
+
+
+# tls.extensions of OpenSSL 3.0's s_server with its defaults: RFC 5746, 7627, 7366 and 5077
+# on; tickets, and a session ID when no ticket is asked for; no stapling, compression (this
+# build has no zlib) or ALPN.
+OPENSSL_DEFAULT_EXTENSIONS = {
+    "secure_renegotiation": True,
+    "secure_renegotiation_scsv": True,
+    "extended_master_secret": True,
+    "encrypt_then_mac": True,
+    "session_tickets": True,
+    "session_id": True,
+    "ocsp_stapling": False,
+    "compression": "null",
+    "alpn": None,
+}
+
+
 @dataclass(frozen=True)
 class SServerConfig:
     name: str
@@ -306,6 +345,7 @@ def _modern_like(name: str, cert: str, description: str) -> SServerConfig:
             "groups": {"TLSv1.2": OPENSSL_DEFAULT_CURVES, "TLSv1.3": OPENSSL_DEFAULT_GROUPS},
             "groups_server_preference": {"TLSv1.2": False, "TLSv1.3": True},
             "dh_common_prime": "modp_2048",  # OpenSSL's automatic DH for an RSA-2048 key
+            "extensions": {"version": "TLSv1.2", **OPENSSL_DEFAULT_EXTENSIONS},
         },
     )
 
@@ -344,6 +384,7 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "groups": {"TLSv1.0": OPENSSL_DEFAULT_CURVES},  # the newest version below 1.3
                 "groups_server_preference": {"TLSv1.0": False},
                 "dh_common_prime": "modp_1024",  # automatic DH for its sub-112-bit suites
+                "extensions": {"version": "TLSv1.0", **OPENSSL_DEFAULT_EXTENSIONS},
             },
         ),
         SServerConfig(
@@ -359,6 +400,7 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 "groups": {"TLSv1.3": OPENSSL_DEFAULT_GROUPS},
                 "groups_server_preference": {"TLSv1.3": True},
                 "dh_common_prime": None,
+                "extensions": None,  # TLS 1.3 sends them encrypted or has them built in
             },
         ),
         SServerConfig(
@@ -460,6 +502,8 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
             lambda c: ["-min_protocol", "TLSv1.2", "-groups", "X25519:secp384r1"],
             {
                 "versions": versions("TLSv1.2", "TLSv1.3"),
+                "forward_secret_only": False,  # default suites keep RSA key exchange
+                "anonymous_suites": False,
                 "groups": {"TLSv1.2": ("x25519", "secp384r1"), "TLSv1.3": ("x25519", "secp384r1")},
                 "groups_server_preference": {"TLSv1.2": False, "TLSv1.3": True},
                 "dh_common_prime": "modp_2048",
@@ -472,6 +516,8 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
             lambda c: ["-min_protocol", "TLSv1.2", "-groups", "secp384r1:X25519", "-serverpref"],
             {
                 "versions": versions("TLSv1.2", "TLSv1.3"),
+                "forward_secret_only": False,  # default suites keep RSA key exchange
+                "anonymous_suites": False,
                 "groups": {"TLSv1.2": ("secp384r1", "x25519"), "TLSv1.3": ("secp384r1", "x25519")},
                 "groups_server_preference": {"TLSv1.2": True, "TLSv1.3": True},
             },
@@ -483,8 +529,41 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
             lambda c: ["-min_protocol", "TLSv1.2", "-groups", "secp521r1"],
             {
                 "versions": versions("TLSv1.2", "TLSv1.3"),
+                "forward_secret_only": False,  # default suites keep RSA key exchange
+                "anonymous_suites": False,
                 "groups": {"TLSv1.2": ("secp521r1",), "TLSv1.3": ("secp521r1",)},
                 "groups_server_preference": {"TLSv1.2": None, "TLSv1.3": None},
+            },
+        ),
+        SServerConfig(
+            "features",
+            "TLS 1.2 + 1.3, a stapled OCSP response, ALPN h2 and http/1.1, no session "
+            "tickets, no session cache, no encrypt-then-MAC",
+            "rsa2048",
+            lambda c: [
+                "-min_protocol",
+                "TLSv1.2",
+                "-status_file",
+                str(ocsp_response(c)),
+                "-alpn",
+                "h2,http/1.1",
+                "-no_ticket",
+                "-no_cache",
+                "-no_etm",
+            ],
+            {
+                "versions": versions("TLSv1.2", "TLSv1.3"),
+                "forward_secret_only": False,  # default suites keep RSA key exchange
+                "anonymous_suites": False,
+                "extensions": {
+                    **OPENSSL_DEFAULT_EXTENSIONS,
+                    "version": "TLSv1.2",
+                    "encrypt_then_mac": False,
+                    "session_tickets": False,
+                    "session_id": False,  # -no_cache: the ServerHello names no session
+                    "ocsp_stapling": True,
+                    "alpn": "h2",
+                },
             },
         ),
         SServerConfig(
@@ -505,6 +584,7 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
             {
                 "versions": versions("TLSv1.2", "TLSv1.3"),
                 "forward_secret_only": True,
+                "anonymous_suites": False,
                 "dh_bits": 3072,
                 # TLS 1.2: OpenSSL ignores RFC 7919 and always sends its -dhparam prime, which
                 # happens to be ffdhe3072: a client offering it gets it.
@@ -635,6 +715,7 @@ class NginxServer:
     config: Path
     expected: dict[str, Any]
     log: Path
+    http_port: int | None = None  # the plain-HTTP server block's port, when there is one
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -651,7 +732,13 @@ def nginx_config(
     dhparam: Path | None,
     worker_processes: int = 1,
     ecdh_curve: str | None = None,
+    hsts: str | None = None,
+    plain_http: str | None = None,
 ) -> str:
+    http_block = ""
+    if plain_http is not None:  # the last port is the plain-HTTP one
+        *ports, http_port = ports
+        http_block = _nginx_plain_block(http_port, ports[0], plain_http)
     listen = "\n".join(f"        listen {LOOPBACK}:{port} ssl;" for port in ports)
     user = "user root;\n" if os.geteuid() == 0 else ""
     ssl_extra = f"        ssl_ciphers {ciphers};\n" if ciphers else ""
@@ -659,6 +746,8 @@ def nginx_config(
         ssl_extra += f"        ssl_dhparam {dhparam};\n"
     if ecdh_curve is not None:
         ssl_extra += f"        ssl_ecdh_curve {ecdh_curve};\n"
+    if hsts is not None:
+        ssl_extra += f'        add_header Strict-Transport-Security "{hsts}" always;\n'
     return f"""{user}daemon off;
 master_process on;
 worker_processes {worker_processes};
@@ -688,7 +777,29 @@ http {{
             return 200 "probe lab\\n";
         }}
     }}
-}}
+{http_block}}}
+"""
+
+
+# What the plain-HTTP server block of nginx_tls(plain_http=...) answers to every request.
+NGINX_PLAIN_HTTP = {
+    "redirect": "return 301 https://$host:{tls}$request_uri;",
+    "redirect_relative_then_https": "location = / {{ return 302 /step; }}\n"
+    "        location / {{ return 308 https://$host:{tls}/; }}",
+    "content": 'return 200 "served over plain HTTP\\n";',
+    "rejected": 'return 400 "HTTP is not supported\\n";',
+    "redirect_other_host": "return 301 https://elsewhere.invalid/;",
+    "loop": "return 302 http://$host:{http}/again$request_uri;",
+}
+
+
+def _nginx_plain_block(http_port: int, tls_port: int, mode: str) -> str:
+    action = NGINX_PLAIN_HTTP[mode].format(tls=tls_port, http=http_port)
+    return f"""    server {{
+        listen {LOOPBACK}:{http_port};
+        server_name localhost;
+        {action}
+    }}
 """
 
 
@@ -717,12 +828,17 @@ def nginx_tls(
     dhparam: Path | None = None,
     worker_processes: int = 1,
     ecdh_curve: str | None = None,
+    hsts: str | None = None,
+    plain_http: str | None = None,
 ) -> Iterator[NginxServer]:
     """nginx serving TLS on ``ports_count`` loopback ports at once (one server block).
 
     ``protocols`` and ``ciphers`` go to ``ssl_protocols`` / ``ssl_ciphers`` verbatim (add
     ``@SECLEVEL=0`` to ``ciphers`` for TLS 1.0/1.1); ``ssl_prefer_server_ciphers`` is on.
     ``ecdh_curve`` goes to ``ssl_ecdh_curve`` (OpenSSL's groups list, e.g. ``X25519:secp521r1``).
+    ``hsts`` adds that Strict-Transport-Security value (``always``: on every answer);
+    ``plain_http`` (a key of :data:`NGINX_PLAIN_HTTP`) adds a plain-HTTP server block on one
+    more kernel-picked port (``NginxServer.http_port``).
     The generated config is checked with ``nginx -t`` first.
     """
     global _nginx_counter
@@ -745,6 +861,8 @@ def nginx_tls(
                 dhparam=dhparam,
                 worker_processes=worker_processes,
                 ecdh_curve=ecdh_curve,
+                hsts=hsts,
+                plain_http=plain_http,
             )
         )
         check = subprocess.run(
@@ -759,12 +877,17 @@ def nginx_tls(
 
     labels = [_NGINX_LABELS[p] for p in protocols.split()]
     expected: dict[str, Any] = {"versions": versions(*labels), **cert_facts(key_cert, certs)}
-    with run_server(build, ports=ports_count, log=root / "stdout.log", timeout=30, cwd=root) as (
+    extra = 1 if plain_http is not None else 0
+    with run_server(
+        build, ports=ports_count + extra, log=root / "stdout.log", timeout=30, cwd=root
+    ) as (
         _proc,
         ports,
     ):
+        http_port = ports[-1] if extra else None
+        tls_ports = tuple(ports[:ports_count])
         yield NginxServer(
-            LOOPBACK, tuple(ports), protocols, ciphers, conf, expected, root / "error.log"
+            LOOPBACK, tls_ports, protocols, ciphers, conf, expected, root / "error.log", http_port
         )
 
 

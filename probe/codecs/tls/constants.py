@@ -322,6 +322,17 @@ SIGNATURE_SCHEMES: dict[int, str] = {
     0x0906: "mldsa87",
 }
 
+# RFC 5246 7.4.1.2 CompressionMethod; DEFLATE is RFC 3749 2, LZS RFC 3943 (IANA "TLS
+# Compression Method Identifiers"). Any method but null exposes secrets to CRIME.
+COMPRESSION_NULL = 0
+COMPRESSION_DEFLATE = 1
+COMPRESSION_METHODS: dict[int, str] = {0: "null", 1: "DEFLATE", 64: "LZS"}
+
+
+def compression_name(method: int) -> str:
+    return COMPRESSION_METHODS.get(method, f"0x{method:02x}")
+
+
 # Signalling cipher suite values: offered in a hello, never negotiated (RFC 5746 3.3, RFC 7507).
 TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00FF
 TLS_FALLBACK_SCSV = 0x5600

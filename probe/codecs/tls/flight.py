@@ -56,10 +56,13 @@ __all__ = [
     "ServerFlight",
     "ServerFlightReader",
     "ServerHello",
+    "ServerHelloFeatures",
     "Ssl2ReplyError",
     "Ssl2ServerFlight",
     "Ssl2ServerHello",
     "Ssl2ServerHelloReader",
+    "parse_certificate_status",
+    "server_hello_features",
 ]
 
 # RFC 5246 6.2.3: a TLSCiphertext fragment is at most 2^14 + 2048 bytes.
@@ -175,6 +178,7 @@ class ServerFlight:
     record_version: int | None = None  # version field of the first record
     handshake_types: tuple[int, ...] = ()  # every handshake message type seen, in order
     certificate_requested: bool = False  # CertificateRequest seen (RFC 5246 7.4.4)
+    certificate_status: bytes | None = None  # CertificateStatus body, as sent (RFC 6066 8)
 
     @property
     def hello_retry_request(self) -> bool:
@@ -241,6 +245,101 @@ def parse_server_hello(body: bytes) -> ServerHello:
         extensions=tuple(extensions),
         is_hello_retry_request=is_hrr,
         selected_group=selected_group,
+    )
+
+
+@dataclass(frozen=True)
+class ServerHelloFeatures:
+    """What a TLS 1.0-1.2 server's first flight says about the optional features it supports,
+    read from the extensions it echoed (a server only echoes what the client offered, RFC 5246
+    7.4.1.4), the ServerHello fields and the CertificateStatus message.
+
+    None means the extension was absent; booleans are only meaningful for extensions the
+    hello offered.
+    """
+
+    version: int
+    cipher_suite: int  # encrypt_then_mac is only echoed for CBC suites (RFC 7366 3)
+    renegotiation_info: bytes | None  # renegotiated_connection; empty on a first handshake
+    extended_master_secret: bool  # RFC 7627 5.2
+    encrypt_then_mac: bool  # RFC 7366 2
+    session_ticket: bool  # RFC 5077 3.2: it will send a NewSessionTicket
+    status_request: bool  # RFC 6066 8: it will send a CertificateStatus
+    ocsp_response: bytes | None  # DER OCSPResponse from CertificateStatus (RFC 6066 8)
+    alpn: bytes | None  # RFC 7301 3.1: the one protocol it selected
+    compression_method: int  # RFC 5246 7.4.1.3
+    session_id_length: int  # non-zero: the session is cached for resumption (RFC 5246 7.4.1.2)
+
+
+def _empty_extension(data: bytes, name: str) -> bool:
+    if data:
+        raise DecodeError(f"{name} extension must be empty in a ServerHello, got {len(data)} bytes")
+    return True
+
+
+def parse_certificate_status(body: bytes) -> bytes:
+    """RFC 6066 8 CertificateStatus: status_type ocsp(1), then OCSPResponse<1..2^24-1>."""
+    r = Reader(body)
+    status_type = r.u8()
+    if status_type != 1:
+        raise DecodeError(f"CertificateStatus of unknown type {status_type}")
+    response = r.vector(3, min_len=1)
+    r.expect_eof("CertificateStatus")
+    return response
+
+
+def server_hello_features(flight: ServerFlight) -> ServerHelloFeatures:
+    """The features a TLS 1.0-1.2 ServerHello (and the CertificateStatus after it) announce.
+
+    Raises DecodeError for a flight without a ServerHello, a TLS 1.3 or SSLv3 one (whose
+    answers carry these elsewhere or not at all), duplicate extensions (RFC 5246 7.4.1.4) or
+    a malformed extension body.
+    """
+    hello = flight.server_hello
+    if hello is None:
+        raise DecodeError("no ServerHello")
+    if not Version.TLS1_0 <= hello.version <= Version.TLS1_2 or hello.is_hello_retry_request:
+        raise DecodeError(f"{hello.version_label} ServerHello: no TLS 1.0-1.2 extensions")
+    seen = [ext_type for ext_type, _ in hello.extensions]
+    if len(seen) != len(set(seen)):
+        raise DecodeError("ServerHello repeats an extension type")
+    reneg: bytes | None = None
+    ems = etm = ticket = status = False
+    alpn: bytes | None = None
+    for ext_type, data in hello.extensions:
+        if ext_type == ExtensionType.RENEGOTIATION_INFO:
+            r = Reader(data)
+            reneg = r.vector(1)  # RFC 5746 3.2 renegotiated_connection<0..255>
+            r.expect_eof("renegotiation_info")
+        elif ext_type == ExtensionType.EXTENDED_MASTER_SECRET:
+            ems = _empty_extension(data, "extended_master_secret")
+        elif ext_type == ExtensionType.ENCRYPT_THEN_MAC:
+            etm = _empty_extension(data, "encrypt_then_mac")
+        elif ext_type == ExtensionType.SESSION_TICKET:
+            ticket = _empty_extension(data, "SessionTicket")
+        elif ext_type == ExtensionType.STATUS_REQUEST:
+            status = _empty_extension(data, "status_request")
+        elif ext_type == ExtensionType.ALPN:
+            r = Reader(data)
+            names = r.sub(2)
+            r.expect_eof("ALPN")
+            alpn = names.vector(1, min_len=1)  # RFC 7301 3.1: exactly one ProtocolName
+            names.expect_eof("ALPN protocol list with more than one name")
+    ocsp = None
+    if flight.certificate_status is not None:
+        ocsp = parse_certificate_status(flight.certificate_status)
+    return ServerHelloFeatures(
+        version=hello.version,
+        cipher_suite=hello.cipher_suite,
+        renegotiation_info=reneg,
+        extended_master_secret=ems,
+        encrypt_then_mac=etm,
+        session_ticket=ticket,
+        status_request=status,
+        ocsp_response=ocsp,
+        alpn=alpn,
+        compression_method=hello.compression_method,
+        session_id_length=len(hello.session_id),
     )
 
 
@@ -367,6 +466,7 @@ class ServerFlightReader:
         self._record_version: int | None = None
         self._types: list[int] = []
         self._certificate_requested = False
+        self._certificate_status: bytes | None = None
 
     @property
     def done(self) -> bool:
@@ -489,6 +589,8 @@ class ServerFlightReader:
                 self._key_exchange = parse_server_key_exchange(body, suite)
         elif msg_type == HandshakeType.CERTIFICATE_REQUEST:
             self._certificate_requested = True
+        elif msg_type == HandshakeType.CERTIFICATE_STATUS and self._certificate_status is None:
+            self._certificate_status = body  # parsed by server_hello_features, not here
         elif msg_type == HandshakeType.SERVER_HELLO_DONE:
             self._hello_done = True
             self._done = True
@@ -507,6 +609,7 @@ class ServerFlightReader:
             record_version=self._record_version,
             handshake_types=tuple(self._types),
             certificate_requested=self._certificate_requested,
+            certificate_status=self._certificate_status,
         )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from probe.codecs.buffer import Writer
 from probe.codecs.tls.constants import (
+    COMPRESSION_NULL,
     SSL2_MT_CLIENT_HELLO,
     ContentType,
     ExtensionType,
@@ -124,6 +125,7 @@ _TLS13_SIGNATURE_ALGORITHMS: tuple[int, ...] = tuple(
 
 _EC_POINT_FORMATS = bytes([3, 0, 1, 2])  # RFC 8422 5.1.2: uncompressed and both compressed
 _PSK_DHE_KE = 1  # RFC 8446 4.2.9
+_OCSP = 1  # RFC 6066 8 CertificateStatusType ocsp
 _X25519 = 29
 
 # F5 BIG-IP hangs on ClientHello messages of 256..511 bytes; RFC 7685 4 pads them to 512.
@@ -189,6 +191,13 @@ def build_client_hello(
     x25519_key_share: bytes | None = None,
     signature_algorithms: Sequence[int] | None = None,
     extra_extensions: Sequence[tuple[int, bytes]] = (),
+    compression_methods: Sequence[int] = (COMPRESSION_NULL,),
+    renegotiation_info: bool = True,
+    extended_master_secret: bool = False,
+    encrypt_then_mac: bool = False,
+    session_ticket: bool = False,
+    status_request: bool = False,
+    alpn_protocols: Sequence[bytes] = (),
 ) -> bytes:
     """A ClientHello record that offers exactly ``version`` and ``cipher_suites``.
 
@@ -197,6 +206,15 @@ def build_client_hello(
     renegotiation_info. TLS 1.3 hellos say legacy_version TLS 1.2 and put 1.3 in
     supported_versions (RFC 8446 4.1.2, 4.2.1); without ``x25519_key_share`` the key_share list
     is empty, so a TLS 1.3 server must answer with a HelloRetryRequest naming its group.
+
+    The defaults give the bytes probe has always sent. The feature flags add, to TLS 1.0-1.3
+    hellos, the empty extended_master_secret (RFC 7627 5.1), encrypt_then_mac (RFC 7366 2) and
+    SessionTicket (RFC 5077 3.2) extensions, an OCSP status_request without responder ids or
+    request extensions (RFC 6066 8) and an ALPN ProtocolNameList (RFC 7301 3.1);
+    ``renegotiation_info=False`` leaves out the empty renegotiation_info extension (to offer
+    the TLS_EMPTY_RENEGOTIATION_INFO_SCSV suite instead, RFC 5746 3.3). SSLv3 hellos ignore
+    them all (no extensions). ``compression_methods`` is sent as given (RFC 5246 7.4.1.2:
+    null must be among them; a TLS 1.3 server refuses anything but null alone, RFC 8446 4.1.2).
     """
     if version == Version.SSL2:
         raise ValueError("use build_sslv2_client_hello for SSLv2")
@@ -208,6 +226,17 @@ def build_client_hello(
         raise ValueError(f"offer between 1 and {MAX_CIPHER_SUITES} cipher suites")
     if x25519_key_share is not None and len(x25519_key_share) != 32:
         raise ValueError("an x25519 key share is 32 bytes")
+    if not 1 <= len(compression_methods) <= 255 or not all(
+        0 <= m <= 255 for m in compression_methods
+    ):
+        raise ValueError("offer between 1 and 255 compression methods, each one byte")
+    features = _feature_extensions(
+        extended_master_secret=extended_master_secret,
+        encrypt_then_mac=encrypt_then_mac,
+        session_ticket=session_ticket,
+        status_request=status_request,
+        alpn_protocols=alpn_protocols,
+    )
 
     extensions = _extensions(
         version=version,
@@ -216,6 +245,8 @@ def build_client_hello(
         x25519_key_share=x25519_key_share,
         signature_algorithms=signature_algorithms,
         extra_extensions=extra_extensions,
+        renegotiation_info=renegotiation_info,
+        features=features,
     )
 
     body = Writer()
@@ -224,7 +255,7 @@ def build_client_hello(
     body.bytes(random)
     body.vector(1, session_id)
     body.vector(2, struct.pack(f">{len(cipher_suites)}H", *cipher_suites))
-    body.vector(1, b"\x00")  # compression_methods: null only (RFC 5246 7.4.1.2)
+    body.vector(1, bytes(compression_methods))  # RFC 5246 7.4.1.2; default: null only
     if extensions is not None:
         unpadded = len(body) + 2 + len(extensions) + 4  # + extensions length + handshake header
         if _PADDING_FROM <= unpadded < _PADDING_TO:
@@ -246,6 +277,8 @@ def _extensions(
     x25519_key_share: bytes | None,
     signature_algorithms: Sequence[int] | None,
     extra_extensions: Sequence[tuple[int, bytes]],
+    renegotiation_info: bool = True,
+    features: bytes = b"",
 ) -> bytes | None:
     if version == Version.SSL3:
         return None  # RFC 6101: SSLv3 servers may reject any data after compression_methods
@@ -268,9 +301,42 @@ def _extensions(
         key_share = Writer()
         key_share.vector(2, shares.getvalue())  # RFC 8446 4.2.8 KeyShareClientHello
         parts.append(_extension(ExtensionType.KEY_SHARE, key_share.getvalue()))
-    else:
+    elif renegotiation_info:
         parts.append(_extension(ExtensionType.RENEGOTIATION_INFO, b"\x00"))  # RFC 5746 3.4
+    parts.append(features)
     parts.extend(_extension(ext_type, data) for ext_type, data in extra_extensions)
+    return b"".join(parts)
+
+
+def _feature_extensions(
+    *,
+    extended_master_secret: bool,
+    encrypt_then_mac: bool,
+    session_ticket: bool,
+    status_request: bool,
+    alpn_protocols: Sequence[bytes],
+) -> bytes:
+    """The optional extensions whose echo tells what the server supports (see the caller)."""
+    parts: list[bytes] = []
+    if extended_master_secret:
+        parts.append(_extension(ExtensionType.EXTENDED_MASTER_SECRET, b""))  # RFC 7627 5.1
+    if encrypt_then_mac:
+        parts.append(_extension(ExtensionType.ENCRYPT_THEN_MAC, b""))  # RFC 7366 2
+    if session_ticket:
+        parts.append(_extension(ExtensionType.SESSION_TICKET, b""))  # RFC 5077 3.2: no ticket
+    if status_request:
+        # RFC 6066 8: CertificateStatusRequest{ocsp(1), responder_id_list<0..2^16-1> empty,
+        # request_extensions<0..2^16-1> empty}.
+        parts.append(_extension(ExtensionType.STATUS_REQUEST, bytes([_OCSP, 0, 0, 0, 0])))
+    if alpn_protocols:
+        names = Writer()
+        for name in alpn_protocols:
+            if not 1 <= len(name) <= 255:
+                raise ValueError("an ALPN protocol name is 1 to 255 bytes")  # RFC 7301 3.1
+            names.vector(1, name)
+        alpn = Writer()
+        alpn.vector(2, names.getvalue())
+        parts.append(_extension(ExtensionType.ALPN, alpn.getvalue()))
     return b"".join(parts)
 
 
