@@ -281,9 +281,10 @@ class IkeFacts:
     certificate_requests: bool  # the responder asked for certificates (CERTREQ)
     cookie_challenge: bool  # it demanded a COOKIE round trip (RFC 7296 2.6)
     nat_t: bool | None  # answered on the NAT-T port with the non-ESP marker; None: not tried
-    probes: int  # IKE requests sent (retransmissions not counted)
+    probes: int  # IKE requests sent (retransmissions not counted; a COOKIE resend is one)
     datagrams: int  # datagrams sent, retransmissions included
     incomplete: Mapping[str, str] = field(default_factory=dict)
+    ikev2_offers: int = 0  # IKE_SA_INIT offers of the IKEv2 enumeration (COOKIE resends aside)
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,7 @@ IKE_KEYS = [
     "cookie_challenge",
     "nat_t",
     "probes",
+    "ikev2_offers",
     "datagrams",
     "incomplete",
 ]

@@ -545,6 +545,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         probes=session.probes,
         datagrams=session.datagrams,
         incomplete=incomplete,
+        ikev2_offers=v2.offers,
     )
     status, info = Status.COMPLETED, None
     if error is not None:

@@ -113,6 +113,7 @@ def _ike(facts: IkeFacts) -> JsonObject:
         "cookie_challenge": facts.cookie_challenge,
         "nat_t": facts.nat_t,
         "probes": facts.probes,
+        "ikev2_offers": facts.ikev2_offers,
         "datagrams": facts.datagrams,
         "incomplete": dict(facts.incomplete),
     }
