@@ -92,7 +92,7 @@ from pathlib import Path
 from typing import Any
 
 from .servers import INSTALL_HINT, LabError, ServerProcess, require_binary
-from .strongswan import IKE_SCAN_NOTIFY, IkeScanAnswer, suite
+from .strongswan import IkeScanAnswer, parse_ike_scan, suite
 
 SERVER_ADDRESS = "127.0.0.2"  # pluto's only address
 CLIENT_ADDRESS = "127.0.0.1"  # every client's source address in the namespace
@@ -545,31 +545,6 @@ def ike_scan(
     ]
     out = lab.run(argv, timeout=30 + timeout_ms * retry * 3 / 1000).stdout
     return parse_ike_scan(lab.host, out)
-
-
-def parse_ike_scan(host: str, out: str) -> IkeScanAnswer:
-    kind = notify = None
-    sa: dict[str, str] = {}
-    payloads: list[str] = []
-    for line in out.splitlines():
-        if line.startswith(host + "\t"):
-            text = line.split("\t", 1)[1]
-            if "Main Mode Handshake" in text:
-                kind = "main"
-            elif "Aggressive Mode Handshake" in text:
-                kind = "aggressive"
-            elif "IKEv2 SA_INIT Handshake" in text:
-                kind = "ikev2"
-            elif match := IKE_SCAN_NOTIFY.search(text):
-                kind, notify = "notify", match.group(2).replace("-", "_")
-        elif line.startswith("\t"):
-            text = line.strip()
-            if text.startswith("SA=("):
-                pairs = text[4:-1].replace(",", " ").split()
-                sa = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
-            elif not text.startswith("HDR="):
-                payloads.append(text)
-    return IkeScanAnswer(kind, notify, sa, payloads, out)
 
 
 def namespace_processes(netns: str) -> list[int]:

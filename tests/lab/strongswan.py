@@ -775,6 +775,11 @@ def ike_scan(
         host,
     ]
     out = _run(argv, timeout=30 + timeout_ms * retry * 3 / 1000).stdout
+    return parse_ike_scan(host, out)
+
+
+def parse_ike_scan(host: str, out: str) -> IkeScanAnswer:
+    """ike-scan --multiline output for ``host``, decoded (shared with tests/lab/libreswan.py)."""
     kind = notify = None
     sa: dict[str, str] = {}
     payloads: list[str] = []
