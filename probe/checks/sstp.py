@@ -65,6 +65,13 @@ class _Stream:
     budget: int = MAX_READ
     buffered: bytearray = field(default_factory=bytearray)
 
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        await asyncio.wait_for(self.writer.drain(), left)
+
     async def read(self, limit: float | None = None) -> bytes:
         left = self.deadline - time.monotonic()
         if limit is not None:
@@ -134,8 +141,7 @@ async def _conversation(
 
 
 async def _talk(stream: _Stream, host: str, correlation: str, out: _Exchange) -> None:
-    stream.writer.write(sstp.build_duplex_post(host, correlation))
-    await stream.writer.drain()
+    await stream.write(sstp.build_duplex_post(host, correlation))
     # [MS-SSTP] 3.2.4.1: the HTTP answer head.
     while True:
         data = await stream.read()
@@ -156,8 +162,7 @@ async def _talk(stream: _Stream, host: str, correlation: str, out: _Exchange) ->
         return
     out.accepted = True
     # [MS-SSTP] 2.2.9: Call Connect Request; the answer is an Ack, a Nak or an Abort.
-    stream.writer.write(sstp.build_call_connect_request())
-    await stream.writer.drain()
+    await stream.write(sstp.build_call_connect_request())
     framer = sstp.SstpReader()
     packets = framer.feed(bytes(stream.buffered))
     stream.buffered.clear()
