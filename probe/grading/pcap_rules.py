@@ -33,6 +33,11 @@ CLEARTEXT_PROTOCOLS: tuple[str, ...] = (
     "smb1",
     "smb2",
     "dns",
+    "telnet",
+    "redis",
+    "postgresql",
+    "ldap",
+    "snmp",
 )
 # Secret kinds of probe.pcap.redact.KINDS (a test keeps them equal), split in two: what a
 # client logs in with, and secrets found anywhere in a payload.
@@ -45,6 +50,12 @@ CREDENTIAL_KINDS: tuple[str, ...] = (
     "imap-login",
     "smtp-auth-plain",
     "smtp-auth-login",
+    "telnet-login",
+    "redis-auth",
+    "postgresql-password",
+    "postgresql-md5",
+    "ldap-simple-bind",
+    "snmp-community",
 )
 SECRET_KINDS: tuple[str, ...] = (
     "azure-storage-key",
@@ -63,6 +74,12 @@ _KIND_TEXT = {
     "imap-login": "an IMAP LOGIN password",
     "smtp-auth-plain": "SMTP AUTH PLAIN credentials",
     "smtp-auth-login": "SMTP AUTH LOGIN credentials",
+    "telnet-login": "a Telnet login password",
+    "redis-auth": "a Redis AUTH password",
+    "postgresql-password": "a PostgreSQL cleartext password",
+    "postgresql-md5": "a PostgreSQL MD5 password digest (crackable offline)",
+    "ldap-simple-bind": "an LDAP simple bind password",
+    "snmp-community": "an SNMP community string",
     "azure-storage-key": "an Azure storage account key",
     "azure-sas": "an Azure SAS token",
     "aws-access-key": "an AWS access key",

@@ -17,11 +17,15 @@ from probe.codecs.errors import DecodeError
 from probe.codecs.tls.constants import version_label
 from probe.codecs.tls.flight import ServerFlightReader
 from probe.pcap.flows import Flow
+from probe.pcap.logins import is_ldap, is_redis, is_snmp, is_telnet, postgres_state
 
 __all__ = ["ENCRYPTED", "Classification", "classify"]
 
 ENCRYPTED = frozenset({"tls", "ssh", "smb3-encrypted", "ike", "esp", "quic", "wireguard"})
-CLEARTEXT = frozenset({"http", "smb2", "smb1", "ftp", "smtp", "pop3", "imap", "dns"})
+CLEARTEXT = frozenset({
+    "http", "smb2", "smb1", "ftp", "smtp", "pop3", "imap", "dns", "telnet", "redis", "postgresql",
+    "ldap", "snmp",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,14 @@ _POP3_COMMANDS = (b"CAPA", b"APOP", b"STLS", b"UIDL", b"STAT")
 
 
 def _tcp(client: bytes, server: bytes, ports: set[int]) -> Classification:
+    postgres = postgres_state(client, server)
+    if postgres == "tls":  # SSLRequest answered 'S': TLS from the next byte (PostgreSQL 55.2.10)
+        tls = _tls(client[8:], server[1:])
+        if tls is not None:
+            return _result("tls", **tls.detail, starttls="SSLRequest")
+        return _result("tls", starttls="SSLRequest")
+    if postgres is not None:
+        return _result(postgres)
     tls = _tls(client, server)
     if tls is not None:
         return tls
@@ -73,6 +85,12 @@ def _tcp(client: bytes, server: bytes, ports: set[int]) -> Classification:
     http = _http(client, server)
     if http is not None:
         return http
+    if is_telnet(client, server):
+        return _result("telnet")
+    if is_redis(client, server):
+        return _result("redis")
+    if is_ldap(client, server):
+        return _result("ldap")
     return _banner(client, server, ports)
 
 
@@ -268,6 +286,8 @@ def _udp(flow: Flow, ports: set[int]) -> Classification:
         return _result("ike")
     if _wireguard(first):
         return _result("wireguard")
+    if is_snmp(datagrams):
+        return _result("snmp")
     if all(_dns(d) for d in datagrams[:2]) and _dns(first, strict=True):
         return _result("dns")
     return _result("unknown")

@@ -14,6 +14,7 @@ One parser per protocol, chosen by the flow's content classification (not its po
   ``334 VXNlcm5hbWU6`` "Username:" and ``334 UGFzc3dvcmQ6`` "Password:", in that order).
 - IMAP (RFC 9051 6.2.3): ``tag LOGIN user password``, each an atom, a quoted string or a
   synchronising or non-synchronising literal (``{n}``/``{n+}``).
+- Telnet, Redis, PostgreSQL, LDAP simple bind and SNMP communities: :mod:`probe.pcap.logins`.
 
 Lines longer than :data:`MAX_LINE` are not considered. Everything returned is redacted.
 """
@@ -28,6 +29,13 @@ from urllib.parse import unquote_to_bytes
 
 from probe.pcap.classify import Classification
 from probe.pcap.flows import Flow
+from probe.pcap.logins import (
+    ldap_credentials,
+    postgresql_credentials,
+    redis_credentials,
+    snmp_credentials,
+    telnet_credentials,
+)
 from probe.pcap.redact import Secret, clean_user, redact
 from probe.pcap.secrets import find_secrets
 
@@ -257,7 +265,11 @@ def find_credentials(flow: Flow, classification: Classification) -> list[Secret]
     encrypted or unknown flow yields none. Never raises on arbitrary prefixes."""
     data = flow.client_prefix
     protocol = classification.protocol
-    if classification.encrypted or not data:
+    if classification.encrypted:
+        return []
+    if protocol == "snmp":  # UDP: both directions carry the community
+        return snmp_credentials(flow.client_datagrams, flow.server_datagrams)
+    if not data:
         return []
     if protocol == "http":
         return _http(data)
@@ -267,6 +279,14 @@ def find_credentials(flow: Flow, classification: Classification) -> list[Secret]
         return _smtp(data)
     if protocol == "imap":
         return _imap(data)
+    if protocol == "telnet":
+        return telnet_credentials(data, flow.server_prefix)
+    if protocol == "redis":
+        return redis_credentials(data)
+    if protocol == "postgresql":
+        return postgresql_credentials(data, flow.server_prefix)
+    if protocol == "ldap":
+        return ldap_credentials(data)
     return []
 
 

@@ -26,7 +26,8 @@ SALT = b"probe-pcap-redact-v1\x00"  # fixed on purpose: fingerprints are compara
 KINDS = frozenset({
     "http-basic", "ftp-password", "smtp-auth-plain", "smtp-auth-login", "pop3-password",
     "imap-login", "http-bearer", "http-form-password", "aws-access-key", "jwt", "private-key",
-    "azure-storage-key", "azure-sas", "card-number",
+    "azure-storage-key", "azure-sas", "card-number", "telnet-login", "redis-auth",
+    "postgresql-password", "postgresql-md5", "ldap-simple-bind", "snmp-community",
 })  # fmt: skip
 
 Direction = Literal["client", "server"]

@@ -7,6 +7,7 @@ import gzip
 import json
 import random
 import signal
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import jsonschema
 import pytest
 
 from tests.cli.cli_helpers import ROOT, popen_probe, run_probe
-from tests.pcap.pcap_writer import conversation, write_pcap
+from tests.pcap.pcap_writer import conversation, udp, write_pcap
 
 CAPTURES = ROOT / "captures" / "pcap"
 EXPECTED: dict[str, Any] = json.loads((CAPTURES / "expected.json").read_text())
@@ -263,3 +264,50 @@ def test_ctrl_c_reports_what_was_read(tmp_path: Path) -> None:
     assert doc["summary"]["interrupted"] is True and doc["summary"]["packets"] > 0
     assert doc["captures"][-1]["complete"] is False and len(doc["captures"]) < 200
     assert any(f["id"] == "PROBE-INCOMPLETE" for f in doc["findings"])
+
+
+def test_new_protocol_credentials_never_shown_in_json(tmp_path: Path) -> None:
+    """Telnet, Redis, PostgreSQL, LDAP and SNMP logins, hand-built by their specs: each is a
+    high credential finding in `probe pcap --json`, and no raw value appears anywhere."""
+
+    def ber(tag: int, body: bytes) -> bytes:  # X.690 8.1, short lengths
+        return bytes([tag, len(body)]) + body
+
+    def pg(kind: bytes, body: bytes) -> bytes:  # PostgreSQL 55.7 typed message
+        return kind + struct.pack("!I", len(body) + 4) + body
+
+    raw = {
+        "telnet": b"fake-cli-telnet", "redis": b"fake-cli-redis", "postgresql": b"fake-cli-pg",
+        "ldap": b"fake-cli-ldap", "snmp": b"fake-cli-community",
+    }  # fmt: skip
+    startup = struct.pack("!I", 196608) + b"user\0alice\0\0"
+    bind = ber(0x60, ber(0x02, b"\x03") + ber(0x04, b"cn=alice") + ber(0x80, raw["ldap"]))
+    community = ber(0x04, raw["snmp"]) + ber(
+        0xA0, ber(0x02, b"\x01") + bytes.fromhex("020100020100") + ber(0x30, b"")
+    )
+    talks = [
+        (23, [(False, b"\xff\xfb\x01login: "), (True, b"alice\r\n"), (False, b"Password: "),
+              (True, raw["telnet"] + b"\r\n")]),
+        (6379, [(True, b"*2\r\n$4\r\nAUTH\r\n$14\r\n" + raw["redis"] + b"\r\n"),
+                (False, b"+OK\r\n")]),
+        (5432, [(True, struct.pack("!I", len(startup) + 4) + startup),
+                (False, pg(b"R", struct.pack("!I", 3))),
+                (True, pg(b"p", raw["postgresql"] + b"\0"))]),
+        (389, [(True, ber(0x30, ber(0x02, b"\x01") + bind))]),
+    ]  # fmt: skip
+    frames = []
+    for n, (port, messages) in enumerate(talks):
+        frames += conversation(("10.0.0.1", 40000 + n), ("10.0.0.2", port), messages,
+                               start_us=1_000_000 * (n + 1))  # fmt: skip
+    snmp = ber(0x30, ber(0x02, b"\x01") + community)
+    frames.append((9_000_000, udp(("10.0.0.1", 50000), ("10.0.0.2", 161), snmp)))
+    capture = write_pcap(tmp_path / "logins.pcap", frames)
+    run = run_probe("pcap", str(capture), "--json", "-")
+    assert run.returncode == 1, run.stderr
+    for value in raw.values():
+        assert value.decode() not in run.stdout
+    doc = run.json()
+    validate(doc)
+    assert sorted(f["protocol"] for f in doc["flows"]) == sorted(raw)
+    found = {f["protocol"] for f in doc["findings"] if f["id"] == "PCAP-CLEARTEXT-CREDENTIALS"}
+    assert found == set(raw)

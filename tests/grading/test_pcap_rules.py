@@ -291,8 +291,8 @@ reference = "r"
     ("body", "error"),
     [
         (
-            'rule = "capture_cleartext_protocols"\nparams = { protocols = ["telnet"] }',
-            r'requirement\[0\]\.params\.protocols\[0\]: unknown cleartext protocol "telnet"',
+            'rule = "capture_cleartext_protocols"\nparams = { protocols = ["gopher"] }',
+            r'requirement\[0\]\.params\.protocols\[0\]: unknown cleartext protocol "gopher"',
         ),
         ('rule = "capture_cleartext_protocols"', r"params\.protocols: missing"),
         (
