@@ -313,6 +313,14 @@ def scan_command(
     ] = 2,
     ca_file: CaFileOpt = None,
     no_groups: NoGroupsOpt = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="TLS: also run sslyze's Heartbleed, CCS injection, ROBOT, renegotiation and"
+            " fallback SCSV checks (slower; one connection at a time per host).",
+        ),
+    ] = False,
     http_port: Annotated[
         int,
         typer.Option(
@@ -381,6 +389,7 @@ def scan_command(
                 "retries": retries,
                 "ca_file": ca_file,
                 "tls_groups": not no_groups,
+                "deep": deep,
                 "http_port": http_port,
                 "smb_user": smb_user,
                 "smb_password": smb_password,

@@ -170,6 +170,9 @@ class TlsFacts:
     # IDs, OCSP stapling, compression and ALPN from TLS 1.0-1.2 answers; None when no TLS
     # 1.0-1.2 ServerHello was read (e.g. a TLS 1.3-only server).
     extensions: TlsExtensionFacts | None = None
+    # --deep only (probe.checks.tls_deep): sslyze's verdicts by name, True when exposed, None
+    # when it could not tell (incomplete["deep ..."] says why); empty when not run.
+    deep_vulnerabilities: Mapping[str, bool | None] = field(default_factory=dict)
 
     @property
     def accepted_groups(self) -> tuple[str, ...]:

@@ -47,6 +47,7 @@ TLS_KEYS = [
     "hsts_header",
     "hsts_problem",
     "http_location",
+    "vulnerabilities",
 ]
 # tls.hsts, when not null
 TLS_HSTS_KEYS = ["max_age", "include_subdomains", "preload"]
@@ -62,6 +63,18 @@ TLS_EXTENSION_KEYS = [
     "ocsp_stapling",
     "compression",
     "alpn",
+]
+# tls.vulnerabilities (docs/json-output.md): derived ones always; true / false / null
+TLS_VULNERABILITY_KEYS = [
+    "sweet32",
+    "logjam",
+    "freak",
+    "rc4",
+    "poodle",
+    "beast",
+    "drown",
+    "crime",
+    "insecure_renegotiation",
 ]
 CERT_KEYS = [
     "key_type",

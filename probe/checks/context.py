@@ -21,6 +21,9 @@ class ScanOptions:
     retries: int = 2  # extra attempts after a connection reset, with backoff
     ca_file: str | None = None  # trust only this CA bundle instead of the system store
     tls_groups: bool = True  # enumerate key-exchange groups (one hello per accepted group + 1)
+    # sslyze's Heartbleed, CCS injection, ROBOT, renegotiation and fallback SCSV scans
+    # (probe.checks.tls_deep), one connection at a time under a per-host slot.
+    deep: bool = False
     # HTTPS targets: the plain-HTTP port whose answer is judged (probe.checks.https); 0 skips.
     http_port: int = 80
     # SMB credentials for the optional authenticated probe. The password never reaches a

@@ -827,6 +827,21 @@ async def _with_https_enforcement(ep: _Endpoint, facts: TlsFacts) -> TlsFacts:
     )
 
 
+async def _with_deep_checks(ep: _Endpoint, facts: TlsFacts) -> TlsFacts:
+    """--deep: sslyze's attack-handshake verdicts (probe.checks.tls_deep), added to facts.
+    sslyze's connections are its own and not counted in ``connections``."""
+    from dataclasses import replace
+
+    from probe.checks.tls_deep import measure
+
+    verdicts, incomplete = await measure(ep.target, ep.address, ep.ctx)
+    return replace(
+        facts,
+        incomplete={**facts.incomplete, **incomplete},
+        deep_vulnerabilities=verdicts,
+    )
+
+
 async def run(target: Target, ctx: CheckContext) -> TargetResult:
     """Measure one TLS endpoint. Never raises: problems become the result's status."""
     started = time.monotonic()
@@ -928,6 +943,8 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         extensions=extensions,
     )
     facts = await _with_https_enforcement(ep, facts)
+    if ctx.options.deep:
+        facts = await _with_deep_checks(ep, facts)
     return TargetResult(
         target=target,
         status=Status.COMPLETED,

@@ -47,7 +47,7 @@ ParamKind = Literal[
     "int", "version", "versions", "suite_properties", "suite_names", "hashes",
     "smb_dialect", "smb_ciphers", "ike_names", "sstp_auth", "sstp_hash",
     "pcap_protocols", "credential_kinds", "secret_kinds", "host_suffixes",
-    "group_names", "bool",
+    "group_names", "bool", "vulnerability_names",
 ]  # fmt: skip
 
 # Severities from the most to the least serious.
@@ -241,6 +241,12 @@ def _check_list_item(kind: ParamKind, item: str) -> None:
         problem = pcap_rules.check_list_item(kind, item)
         if problem is not None:
             raise ParamError(problem)
+    elif kind == "vulnerability_names":
+        from probe.checks.tls_vulns import KNOWN_VULNERABILITIES
+
+        if item not in KNOWN_VULNERABILITIES:
+            known = ", ".join(KNOWN_VULNERABILITIES)
+            raise ParamError(f'unknown vulnerability "{item}" (known: {known})')
     elif kind == "group_names" and item not in _group_index()[0]:
         raise ParamError(_unknown_group(item))
     elif kind == "suite_names" and _suite_by_name(item) is None:
@@ -697,6 +703,15 @@ def http_redirects_to_https(params: Params, facts: TlsFacts, now: datetime) -> l
     return [("serves content over plain HTTP instead of redirecting to HTTPS", evidence)]
 
 
+def vulnerabilities_forbidden(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    """One violation per listed vulnerability the endpoint is exposed to (probe.checks.tls_vulns);
+    those that cannot be told (null) give none: incomplete says why."""
+    from probe.checks.tls_vulns import DESCRIPTIONS, vulnerabilities
+
+    found = vulnerabilities(facts)
+    return [(DESCRIPTIONS[name], name) for name in _strs(params, "names") if found.get(name)]
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 
@@ -800,6 +815,17 @@ RULES: dict[str, Rule] = {
             " refuses, or answers with an HTTP error",
             {},
             http_redirects_to_https,
+        ),
+        Rule(
+            "vulnerabilities_forbidden",
+            "the endpoint is exposed to none of the listed known vulnerabilities",
+            {
+                "names": Param(
+                    "vulnerability_names",
+                    'names as in tls.vulnerabilities, e.g. ["crime", "insecure_renegotiation"]',
+                )
+            },
+            vulnerabilities_forbidden,
         ),
         Rule(
             "signature_hash_forbidden",

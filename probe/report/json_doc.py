@@ -263,7 +263,15 @@ def _tls(facts: TlsFacts) -> JsonObject:
         "hsts_header": facts.hsts_header,
         "hsts_problem": facts.hsts_problem,
         "http_location": facts.http_location,
+        # derived from the facts above (probe.checks.tls_vulns); no connection of its own
+        "vulnerabilities": _vulnerabilities(facts),
     }
+
+
+def _vulnerabilities(facts: TlsFacts) -> JsonObject:
+    from probe.checks.tls_vulns import vulnerabilities
+
+    return dict(vulnerabilities(facts))
 
 
 def _hsts(hsts: HstsFacts | None) -> JsonObject | None:

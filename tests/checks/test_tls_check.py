@@ -13,6 +13,7 @@ import pytest
 from probe import engine
 from probe.checks import tls
 from probe.checks.context import CheckContext, ScanOptions
+from probe.checks.tls_vulns import DERIVED_VULNERABILITIES, vulnerabilities
 from probe.codecs.tls.suites import SUITES
 from probe.model import TLS_VERSION_LABELS, ErrorReason, Status, Target, TargetResult
 from probe.net.limits import Limits
@@ -297,6 +298,10 @@ def test_sslv2_and_sslv3_from_recorded_answers() -> None:
     assert len(result.tls.cipher_suites["SSLv2"]) == 3
     assert result.tls.cipher_suites["SSLv3"] == ("TLS_RSA_WITH_3DES_EDE_CBC_SHA",)
     assert result.tls.certificates  # the certificate inside the SSLv2 SERVER-HELLO
+    found = vulnerabilities(result.tls)
+    assert found["drown"] is True  # SSL 2.0 on the same endpoint
+    assert found["poodle"] is True and found["beast"] is True  # SSL 3.0 with 3DES-CBC
+    assert found["sweet32"] is True
 
 
 def test_rsa_and_ecdsa_certificates_are_both_reported(lab_certs: Any, tmp_path: Path) -> None:
@@ -377,3 +382,24 @@ def test_a_reset_before_any_answer_is_retried_with_backoff() -> None:
     assert result.tls is not None and not any(result.tls.versions.values())
     assert result.tls.connections == seen  # every connection, the reset one included
     assert result.tls.incomplete == {}  # the retry answered, so nothing is missing
+
+
+# tls.vulnerabilities derived from what the check measured on real servers (probe.checks.tls_vulns)
+NOTHING = dict.fromkeys(DERIVED_VULNERABILITIES, False)
+LAB_VULNERABILITIES: dict[str, dict[str, bool | None]] = {
+    "modern": NOTHING,
+    "tls13_ecdsa": NOTHING,  # TLS 1.3 only: no compression, no renegotiation
+    # TLS 1.0 with CBC suites; ALL at level 0 brings the 1024-bit automatic DH prime (this
+    # OpenSSL 3 builds no 3DES into ALL: SWEET32 is covered by the recorded SSL 3.0 answer)
+    "tls10_only": {**NOTHING, "beast": True, "logjam": True},
+    "dhe1024": {**NOTHING, "logjam": True},
+}
+
+
+@pytest.mark.parametrize("name", list(LAB_VULNERABILITIES))
+def test_lab_server_derived_vulnerabilities(
+    name: str, lab_results: dict[str, tuple[Any, TargetResult]]
+) -> None:
+    _, result = lab_results[name]
+    assert result.tls is not None
+    assert vulnerabilities(result.tls) == LAB_VULNERABILITIES[name]

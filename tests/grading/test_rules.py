@@ -50,6 +50,19 @@ GOOD_PARAMS: dict[str, dict[str, Any]] = {
     "dh_min_bits": {"min": 2048},
     "ecdh_min_bits": {"min": 224},
     "groups_allowed": {"groups": ["x25519", "secp256r1"]},
+    "vulnerabilities_forbidden": {
+        "names": [
+            "sweet32",
+            "logjam",
+            "freak",
+            "rc4",
+            "poodle",
+            "beast",
+            "drown",
+            "crime",
+            "insecure_renegotiation",
+        ]
+    },
 }
 
 

@@ -8,7 +8,7 @@ from factories import facts, result
 
 from probe.model import TlsExtensionFacts
 from probe.report.json_doc import target_to_dict
-from tests.json_contract import TLS_EXTENSION_KEYS, TLS_KEYS
+from tests.json_contract import TLS_EXTENSION_KEYS, TLS_KEYS, TLS_VULNERABILITY_KEYS
 
 EXT = TlsExtensionFacts(
     version="TLSv1.2",
@@ -37,3 +37,15 @@ def test_extensions_object() -> None:
     out = target_to_dict(result(tls))["tls"]["extensions"]
     assert list(out) == TLS_EXTENSION_KEYS
     assert out == dataclasses.asdict(EXT)
+
+
+def test_vulnerabilities_close_the_tls_object() -> None:
+    tls = dataclasses.replace(
+        facts({"TLSv1.0": ("TLS_RSA_WITH_AES_128_CBC_SHA",), "TLSv1.2": ()}), extensions=EXT
+    )
+    out = target_to_dict(result(tls))["tls"]
+    assert list(out)[-1] == "vulnerabilities"
+    found = out["vulnerabilities"]
+    assert list(found) == TLS_VULNERABILITY_KEYS
+    assert found["beast"] is True and found["crime"] is True  # EXT chose DEFLATE
+    assert found["insecure_renegotiation"] is False and found["rc4"] is False
