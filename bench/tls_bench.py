@@ -69,6 +69,16 @@ def rerun_in_namespace(script: str, args: Sequence[str]) -> int:
         return subprocess.call(argv, env=env)
 
 
+def stop_nginx(master: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets the master stop its workers; SIGKILL would leave them running, orphaned."""
+    master.terminate()
+    try:
+        master.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        master.kill()
+        master.wait()
+
+
 def active_opens() -> int:
     lines = Path("/proc/net/snmp").read_text().splitlines()
     tcp = [line.split() for line in lines if line.startswith("Tcp:")]
@@ -270,8 +280,7 @@ def mass(workdir: Path, count: int, runs: int) -> list[dict[str, object]]:
         ]
         return [measure(name, argv, runs) for name, argv in tools]
     finally:
-        server.kill()
-        server.wait()
+        stop_nginx(server)
 
 
 def main() -> int:
