@@ -39,6 +39,7 @@ from probe.codecs.http import (
     normalise_host,
     resolve_redirect,
     same_host,
+    shown_location,
 )
 from probe.model import ErrorReason, HstsFacts, Target
 from probe.net.stream import Timeouts, TransportError, exchange
@@ -130,7 +131,7 @@ async def _https_side(asker: _Asker, url: Url) -> None:
     try:
         answer = await asker.get(url, connected=[])
     except (TransportError, DecodeError) as exc:
-        out.incomplete["https"] = f"GET {url}: {_problem(exc)}"
+        out.incomplete["https"] = f"GET {shown_location(str(url))}: {_problem(exc)}"
         return
     out.https_status = answer.status
     policy, raw, problem = hsts_from_headers(answer.headers)
@@ -158,15 +159,17 @@ async def _plain_side(asker: _Asker, url: Url) -> None:
                 out.http_plain = "no_answer"
             else:
                 out.http_plain = "error"
-                out.incomplete["http"] = f"GET {url}: {_problem(exc)}"
+                out.incomplete["http"] = f"GET {shown_location(str(url))}: {_problem(exc)}"
             return
         except DecodeError as exc:
             out.http_plain = "error"
-            out.incomplete["http"] = f"GET {url}: {_problem(exc)}"
+            out.incomplete["http"] = f"GET {shown_location(str(url))}: {_problem(exc)}"
             return
         if answer.status < 200:
             out.http_plain = "error"
-            out.incomplete["http"] = f"GET {url}: an interim {answer.status} answer"
+            out.incomplete["http"] = (
+                f"GET {shown_location(str(url))}: an interim {answer.status} answer"
+            )
             return
         location = _location(answer)
         if answer.status in REDIRECT_STATUSES and location is not None:
@@ -174,10 +177,12 @@ async def _plain_side(asker: _Asker, url: Url) -> None:
                 target = resolve_redirect(url, location)
             except DecodeError as exc:
                 out.http_plain, out.http_redirects_to_https = "content", False
-                out.http_location = location[:MAX_HEADER_KEPT]
-                out.incomplete["http"] = f"GET {url}: {answer.status} to {_problem(exc)}"
+                out.http_location = shown_location(location, MAX_HEADER_KEPT)
+                out.incomplete["http"] = (
+                    f"GET {shown_location(str(url))}: {answer.status} to {_problem(exc)}"
+                )
                 return
-            out.http_location = str(target)[:MAX_HEADER_KEPT]
+            out.http_location = shown_location(str(target), MAX_HEADER_KEPT)
             if not same_host(target.host, url.host):
                 out.http_plain = "redirect_other_host"  # never followed: not ours to judge
                 return
@@ -190,7 +195,9 @@ async def _plain_side(asker: _Asker, url: Url) -> None:
         out.http_plain = "rejected" if answer.status >= 400 else "content"
         return
     out.http_plain = "error"
-    out.incomplete["http"] = f"more than {MAX_REDIRECTS} redirects over plain HTTP (last: {url})"
+    out.incomplete["http"] = (
+        f"more than {MAX_REDIRECTS} redirects over plain HTTP (last: {shown_location(str(url))})"
+    )
 
 
 async def measure(target: Target, address: str, ctx: CheckContext) -> HttpsOutcome | None:

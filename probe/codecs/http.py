@@ -246,6 +246,18 @@ def hsts_from_headers(
 # --- redirects ----------------------------------------------------------------------------
 
 
+_USERINFO = re.compile(r"(?<=//)[^/?#@]*@")
+
+
+def shown_location(location: str, limit: int = 80) -> str:
+    """A Location value as it may appear in any output: query strings and user information
+    can carry secrets (an Azure SAS token, a password), so they are cut out."""
+    text = _USERINFO.sub("***@", location.split("#", 1)[0])
+    if "?" in text:
+        text = text.split("?", 1)[0] + "?***"
+    return text[:limit]
+
+
 def resolve_redirect(base: Url, location: str) -> Url:
     """The absolute http(s) URL a Location value names, relative to ``base`` (RFC 9110 10.2.2).
 
@@ -254,13 +266,13 @@ def resolve_redirect(base: Url, location: str) -> Url:
     if len(location) > MAX_LOCATION:
         raise DecodeError(f"Location longer than {MAX_LOCATION} characters")
     if not location or _CONTROL_OR_SPACE.search(location) or not location.isascii():
-        raise DecodeError(f"unusable Location {location[:80]!r}")
+        raise DecodeError(f"unusable Location {shown_location(location)!r}")
     try:
         parts = urlsplit(urljoin(str(base), location))
         port = parts.port
         hostname = parts.hostname
     except ValueError as exc:
-        raise DecodeError(f"bad Location {location[:80]!r}: {exc}") from None
+        raise DecodeError(f"bad Location {shown_location(location)!r}: {exc}") from None
     if port == 0:
         raise DecodeError("Location names port 0")
     scheme = parts.scheme.lower()
@@ -269,12 +281,12 @@ def resolve_redirect(base: Url, location: str) -> Url:
     if parts.username is not None or parts.password is not None:
         raise DecodeError("Location carries user information")
     if not hostname:
-        raise DecodeError(f"Location {location[:80]!r} has no host")
+        raise DecodeError(f"Location {shown_location(location)!r} has no host")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     if not _PATH_RE.fullmatch(path):
-        raise DecodeError(f"bad Location path {path[:80]!r}")
+        raise DecodeError(f"bad Location path {shown_location(path)!r}")
     return Url(
         scheme=scheme,
         host=normalise_host(hostname),

@@ -16,6 +16,7 @@ from probe.codecs.http import (
     hsts_from_headers,
     parse_hsts,
     resolve_redirect,
+    shown_location,
 )
 
 BASE = Url("http", "example.com", 80, "/")
@@ -179,3 +180,23 @@ def test_location_fuzz_only_decode_errors(value: str) -> None:
         return
     assert url.scheme in ("http", "https") and url.path.startswith("/")
     build_request(url)  # anything we would follow makes a well-formed request
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        ("https://h.example/a?sv=2024&sig=SECRET", "https://h.example/a?***"),
+        ("http://user:pass@h.example/", "http://***@h.example/"),
+        ("/relative/path#frag", "/relative/path"),
+        ("https://h.example/", "https://h.example/"),
+    ],
+)
+def test_locations_are_shown_without_query_or_user_information(location: str, shown: str) -> None:
+    assert shown_location(location) == shown
+
+
+def test_refused_location_error_does_not_carry_its_query() -> None:
+    with pytest.raises(DecodeError) as caught:
+        resolve_redirect(BASE, "http://h.example/a b?sig=SECRET")  # a space: unusable
+    assert "unusable Location" in str(caught.value)
+    assert "SECRET" not in str(caught.value)
