@@ -1,4 +1,5 @@
-"""Regenerate the test captures (see README.md). Needs root, tcpdump, curl and openssl.
+"""Regenerate the test captures (see README.md). Needs root, tcpdump, curl, openssl, iproute2
+and mariadb-server.
 
     sudo python3 captures/pcap/record.py                  # all of them
     sudo python3 captures/pcap/record.py tls_versions.pcap # only the ones named
@@ -47,9 +48,13 @@ FAKE_SIG = base64.b64encode(b"probe-fake-sas-signature-32byte!").decode()
 
 
 @contextmanager
-def tcpdump(path: Path, interface: str, bpf: str, *extra: str) -> Iterator[None]:
+def tcpdump(
+    path: Path, interface: str, bpf: str, *extra: str, netns: str | None = None
+) -> Iterator[None]:
     tcpdump_bin = shutil.which("tcpdump") or "/usr/sbin/tcpdump"
     command = [tcpdump_bin, "-i", interface, "-U", "-s", "262144", "-w", str(path), *extra, bpf]
+    if netns is not None:
+        command = ["ip", "netns", "exec", netns, *command]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE)
     time.sleep(1.0)  # let it open the interface
     try:
@@ -372,6 +377,122 @@ def tls_versions() -> None:
             server.wait(timeout=10)
 
 
+# -- IP fragments: a private network namespace whose loopback has the IPv6 minimum MTU ----------
+
+FRAG_NS = "probe-frag"
+SNMP_PORT = 161
+# An SNMPv2c SetRequest (RFC 3416 3, BER per X.690) with community "fake-frag-community" and
+# one 2,000-byte OCTET STRING value: larger than the 1,280-byte MTU, so the kernel fragments
+# it (IPv4 RFC 791, IPv6 RFC 8200 4.5: the sending host fragments UDP).
+_FRAG_SENDER = """
+import socket, struct
+def ber(tag, body):
+    if len(body) < 0x80:
+        return bytes([tag, len(body)]) + body
+    return bytes([tag, 0x82]) + struct.pack('!H', len(body)) + body
+oid = ber(0x06, bytes.fromhex('2b0601020101050 0'.replace(' ', '')))  # 1.3.6.1.2.1.1.5.0
+value = ber(0x30, oid + ber(0x04, b'x' * 2000))
+pdu = ber(0xA3, ber(0x02, b'\\x01') + ber(0x02, b'\\x00') * 2 + ber(0x30, value))
+message = ber(0x30, ber(0x02, b'\\x01') + ber(0x04, b'fake-frag-community') + pdu)
+for family, host in ((socket.AF_INET, '127.0.0.1'), (socket.AF_INET6, '::1')):
+    with socket.socket(family, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((host, PORT))
+        with socket.socket(family, socket.SOCK_DGRAM) as sender:
+            sender.bind((host, PORT + 40000))
+            sender.sendto(message, (host, PORT))
+        receiver.settimeout(5)
+        assert receiver.recvfrom(65535)[0] == message
+# An ICMP echo request of 3,000 bytes (RFC 792; what ping -s 3000 -p 70726f6265 sends, and ping
+# is not installed here); the kernel answers it, fragmented too.
+body = b'probe' * 600
+header = struct.pack('!BBHHH', 8, 0, 0, 0x7062, 1)
+words = sum(struct.unpack('!%dH' % ((len(header + body)) // 2), header + body))
+while words >> 16:
+    words = (words & 0xFFFF) + (words >> 16)
+header = struct.pack('!BBHHH', 8, 0, ~words & 0xFFFF, 0x7062, 1)
+with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as icmp:
+    icmp.settimeout(5)
+    icmp.sendto(header + body, ('127.0.0.1', 0))
+    while icmp.recvfrom(65535)[0][20] != 0:  # our own request comes back first
+        pass
+""".replace("PORT", str(SNMP_PORT))
+
+
+def ip_fragments() -> None:
+    """A fragmented SNMP datagram over IPv4 and IPv6, then a 3,000-byte ICMP echo and its reply
+    (fragments that are not TCP/UDP), inside the namespace made by :func:`record_fragments`."""
+    run = ["ip", "netns", "exec", FRAG_NS]
+    subprocess.run([*run, sys.executable, "-c", _FRAG_SENDER], check=True, timeout=20)
+
+
+def record_fragments(name: str) -> None:
+    subprocess.run(["ip", "netns", "delete", FRAG_NS], capture_output=True, check=False)
+    subprocess.run(["ip", "netns", "add", FRAG_NS], check=True)
+    try:
+        ns = ["ip", "netns", "exec", FRAG_NS, "ip", "link", "set", "lo"]
+        subprocess.run([*ns, "mtu", "1280"], check=True)  # RFC 8200 5: the IPv6 minimum
+        subprocess.run([*ns, "up"], check=True)
+        path = HERE / name
+        # No port filter: only a datagram's first fragment carries the UDP header.
+        with tcpdump(path, "lo", "ip or ip6", netns=FRAG_NS):
+            ip_fragments()
+        print(f"{name}: {path.stat().st_size} bytes")
+    finally:
+        subprocess.run(["ip", "netns", "delete", FRAG_NS], check=False)
+
+
+# -- MySQL: MariaDB 10.11 from Debian 12 in a throw-away data directory --------------------------
+
+MYSQL_PORT = 13306  # not 3306: content, not the port, must tell it is MySQL
+
+
+@contextmanager
+def mariadb_server(tmp: str) -> Iterator[str]:
+    """mariadbd on 127.0.0.1:MYSQL_PORT with a throw-away certificate; yields its socket."""
+    data, socket_path = f"{tmp}/data", f"{tmp}/sock"
+    subprocess.run(["mariadb-install-db", "--user=root", f"--datadir={data}",
+                    "--auth-root-authentication-method=normal", "--skip-test-db"],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    f"{tmp}/key.pem", "-out", f"{tmp}/cert.pem", "-days", "30", "-subj",
+                    "/CN=probe.test"], check=True, capture_output=True)  # fmt: skip
+    server = subprocess.Popen(
+        ["mariadbd", "--no-defaults", "--user=root", f"--datadir={data}",
+         f"--socket={socket_path}", f"--port={MYSQL_PORT}", "--bind-address=127.0.0.1",
+         f"--ssl-cert={tmp}/cert.pem", f"--ssl-key={tmp}/key.pem", f"--pid-file={tmp}/pid",
+         "--skip-log-bin"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(50):
+            if Path(socket_path).exists():
+                break
+            time.sleep(0.2)
+        yield socket_path
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def mysql_logins() -> None:
+    """Three logins of the mariadb client as alice / fake-mysql-pass: without TLS
+    (mysql_native_password), with TLS (SSLRequest), and without TLS starting with the
+    mysql_clear_password client plugin, which sends the password itself."""
+    with tempfile.TemporaryDirectory() as tmp, mariadb_server(tmp) as socket_path:
+        subprocess.run(["mariadb", "--no-defaults", "-S", socket_path, "-u", "root", "-e",
+                        "CREATE USER 'alice'@'127.0.0.1' IDENTIFIED BY 'fake-mysql-pass'"],
+                       check=True, timeout=30)  # fmt: skip
+        client = ["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", str(MYSQL_PORT),
+                  "-u", "alice", "-pfake-mysql-pass", "-e", "SELECT 1"]  # fmt: skip
+        plugins = "/usr/lib/x86_64-linux-gnu/libmariadb3/plugin"
+        for extra in (
+            ["--skip-ssl"],
+            ["--ssl", "--ssl-verify-server-cert=0"],
+            ["--skip-ssl", "--default-auth=mysql_clear_password", f"--plugin-dir={plugins}"],
+        ):
+            subprocess.run([*client, *extra], check=True, capture_output=True, timeout=30)
+
+
 def main() -> None:
     wanted = set(sys.argv[1:])
 
@@ -401,6 +522,10 @@ def main() -> None:
         record("smtp_auth.pcap", "lo", f"tcp port {SMTP_PORT}", smtp_auth)
     if want("tls_versions.pcap"):
         record("tls_versions.pcap", "lo", f"tcp port {TLS_PORT}", tls_versions)
+    if want("mysql_logins.pcap"):
+        record("mysql_logins.pcap", "lo", f"tcp port {MYSQL_PORT}", mysql_logins)
+    if want("ip_fragments.pcap"):
+        record_fragments("ip_fragments.pcap")
 
 
 if __name__ == "__main__":

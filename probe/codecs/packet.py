@@ -14,7 +14,10 @@ whose headers are malformed raises :class:`DecodeError`. A packet cut short by t
 is not malformed: its payload is what was captured. IP fragments (IPv4 MF flag or fragment offset,
 IPv6 Fragment header) are flagged with ``fragment=True`` and their transport header is not decoded
 (``sport``/``dport`` are ``None`` and ``payload`` is the fragment's data): reassembly is the
-caller's business.
+caller's business (:mod:`probe.pcap.fragments`). For a fragment, the TCP-only slots carry what
+reassembly needs: ``seq`` is the fragment offset in bytes, ``ack`` the identification (16 bits
+in IPv4, 32 in IPv6) and ``tcp_flags`` 1 when more fragments follow (MF / M flag), else 0.
+:func:`transport_fields` decodes the transport header of a reassembled datagram.
 
 :func:`decode_fields` returns the same facts as a plain tuple in the order of :class:`Packet`'s
 fields (``Packet(*fields)``), for callers that decode millions of frames: building the frozen
@@ -31,7 +34,15 @@ from functools import lru_cache
 from probe.codecs.errors import DecodeError
 from probe.codecs.pcap import Frame
 
-__all__ = ["SUPPORTED_LINK_TYPES", "Fields", "Packet", "decode", "decode_fields", "decode_link"]
+__all__ = [
+    "SUPPORTED_LINK_TYPES",
+    "Fields",
+    "Packet",
+    "decode",
+    "decode_fields",
+    "decode_link",
+    "transport_fields",
+]
 
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
@@ -77,9 +88,9 @@ _AF_INET6 = frozenset({24, 28, 30})
 _U16 = struct.Struct("!H")
 _U32_LE = struct.Struct("<I")
 _U32_BE = struct.Struct("!I")
-_IPV4 = struct.Struct("!BxHxxHxBxx4s4s")  # RFC 791 3.1
+_IPV4 = struct.Struct("!BxHHHxBxx4s4s")  # RFC 791 3.1
 _IPV6 = struct.Struct("!BxxxHBx16s16s")  # RFC 8200 3
-_IPV6_FRAG = struct.Struct("!BxH")  # RFC 8200 4.5
+_IPV6_FRAG = struct.Struct("!BxHI")  # RFC 8200 4.5: next header, offset and M, identification
 _VLAN_TAG = struct.Struct("!HH")  # IEEE 802.1Q 9.6: TCI, then the inner EtherType
 _TCP = struct.Struct("!HHIIBB")  # RFC 9293 3.1
 _UDP = struct.Struct("!HHH")  # RFC 768
@@ -219,7 +230,7 @@ def _ipv4(data: bytes, at: int, vlan: tuple[int, ...]) -> Fields:
     size = len(data)
     if at + 20 > size:
         raise DecodeError("truncated IPv4 header")
-    ver_ihl, total, frag, proto, src, dst = _IPV4.unpack_from(data, at)
+    ver_ihl, total, ident, frag, proto, src, dst = _IPV4.unpack_from(data, at)
     if ver_ihl >> 4 != 4:
         raise DecodeError(f"IPv4 header with version {ver_ihl >> 4}")
     header = (ver_ihl & 0x0F) * 4
@@ -236,9 +247,11 @@ def _ipv4(data: bytes, at: int, vlan: tuple[int, ...]) -> Fields:
         end = at + total
         if end > size:
             end = size  # cut by the snapshot length
-    fragment = bool(frag & 0x3FFF)  # MF flag or a fragment offset
+    if frag & 0x3FFF:  # MF flag or a fragment offset (in 8-octet units)
+        return (_ipv4_text(src), _ipv4_text(dst), proto, None, None, data[at + header : end],
+                (frag >> 13) & 1, (frag & 0x1FFF) * 8, ident, vlan, 4, True)  # fmt: skip
     return _transport(
-        data, at + header, end, proto, _ipv4_text(src), _ipv4_text(dst), vlan, 4, fragment
+        data, at + header, end, proto, _ipv4_text(src), _ipv4_text(dst), vlan, 4, False
     )
 
 
@@ -252,7 +265,7 @@ def _ipv6(data: bytes, at: int, vlan: tuple[int, ...]) -> Fields:
     start = at + 40
     # Payload length 0 is a jumbogram (RFC 2675) or a segmentation offload artefact.
     end = len(data) if payload_length == 0 else min(start + payload_length, len(data))
-    fragment = False
+    fragment: tuple[int, int] | None = None  # (offset and M flag, identification)
     for _ in range(MAX_IPV6_EXTENSIONS + 1):
         if proto in _IPV6_EIGHT_OCTET_EXTS:
             if start + 2 > end:
@@ -265,9 +278,9 @@ def _ipv6(data: bytes, at: int, vlan: tuple[int, ...]) -> Fields:
         elif proto == _IPV6_FRAGMENT:
             if start + 8 > end:
                 raise DecodeError("truncated IPv6 fragment header")
-            next_header, offset_flags = _IPV6_FRAG.unpack_from(data, start)
-            if offset_flags & 0xFFF9:  # a fragment offset or the M flag
-                fragment = True
+            next_header, offset_flags, ident = _IPV6_FRAG.unpack_from(data, start)
+            if offset_flags & 0xFFF9:  # a fragment offset or the M flag (else RFC 6946 atomic)
+                fragment = (offset_flags, ident)
             size = 8
         else:
             break
@@ -275,11 +288,21 @@ def _ipv6(data: bytes, at: int, vlan: tuple[int, ...]) -> Fields:
             raise DecodeError(f"IPv6 extension header {proto} of {size} bytes overruns the packet")
         proto = next_header
         start += size
-        if fragment:
-            break
+        if fragment is not None:
+            # Offset in 8-octet units in the top 13 bits; M in bit 0.
+            return (_ipv6_text(src), _ipv6_text(dst), proto, None, None, data[start:end],
+                    fragment[0] & 1, fragment[0] & 0xFFF8, fragment[1], vlan, 6, True)  # fmt: skip
     else:
         raise DecodeError(f"more than {MAX_IPV6_EXTENSIONS} IPv6 extension headers")
-    return _transport(data, start, end, proto, _ipv6_text(src), _ipv6_text(dst), vlan, 6, fragment)
+    return _transport(data, start, end, proto, _ipv6_text(src), _ipv6_text(dst), vlan, 6, False)
+
+
+def transport_fields(
+    src: str, dst: str, proto: int, data: bytes, vlan: tuple[int, ...], version: int
+) -> Fields:
+    """The fields of a reassembled IP datagram whose payload (transport header included) is
+    ``data``; raises :class:`DecodeError` on a malformed TCP or UDP header."""
+    return _transport(data, 0, len(data), proto, src, dst, vlan, version, False)
 
 
 def _transport(

@@ -38,6 +38,7 @@ CLEARTEXT_PROTOCOLS: tuple[str, ...] = (
     "postgresql",
     "ldap",
     "snmp",
+    "mysql",
 )
 # Secret kinds of probe.pcap.redact.KINDS (a test keeps them equal), split in two: what a
 # client logs in with, and secrets found anywhere in a payload.
@@ -56,6 +57,10 @@ CREDENTIAL_KINDS: tuple[str, ...] = (
     "postgresql-md5",
     "ldap-simple-bind",
     "snmp-community",
+    "http-digest",
+    "http-ntlmv1",
+    "http-ntlmv2",
+    "mysql-clear-password",
 )
 SECRET_KINDS: tuple[str, ...] = (
     "azure-storage-key",
@@ -80,6 +85,10 @@ _KIND_TEXT = {
     "postgresql-md5": "a PostgreSQL MD5 password digest (crackable offline)",
     "ldap-simple-bind": "an LDAP simple bind password",
     "snmp-community": "an SNMP community string",
+    "http-digest": "an HTTP Digest response (crackable offline)",
+    "http-ntlmv1": "an NTLMv1 response (crackable to the NT hash, which logs in by itself)",
+    "http-ntlmv2": "an NTLMv2 response (crackable offline)",
+    "mysql-clear-password": "a MySQL password sent by mysql_clear_password",
     "azure-storage-key": "an Azure storage account key",
     "azure-sas": "an Azure SAS token",
     "aws-access-key": "an AWS access key",

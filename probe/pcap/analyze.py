@@ -32,6 +32,7 @@ from probe.codecs.pcap import CaptureReader, Damage
 from probe.pcap.classify import Classification, classify
 from probe.pcap.credentials import scan_flow
 from probe.pcap.flows import Flow, FlowTable
+from probe.pcap.fragments import FragmentStats, Reassembler
 from probe.pcap.redact import Secret
 
 __all__ = [
@@ -119,6 +120,9 @@ class FlowFacts:
     starttls: str | None
     http_hosts: tuple[str, ...]
     detail: Mapping[str, str] = field(default_factory=dict, hash=False)
+    ja3: str | None = None  # TLS client fingerprints of the ClientHello (probe.pcap.fingerprint)
+    ja4: str | None = None
+    ja3s: str | None = None  # of the ServerHello
 
     @property
     def bytes(self) -> int:
@@ -160,7 +164,9 @@ class CaptureInfo:
 @dataclass(frozen=True, slots=True)
 class Ignored:
     """Packets read but not put in a flow: frames that are not IP (ARP, LLC, unsupported link
-    types), IP fragments (not reassembled), IP packets that are neither TCP nor UDP (ICMP,
+    types), IP fragments that did not end up in a reassembled datagram (dropped, duplicated or
+    never completed: see :class:`~probe.pcap.fragments.FragmentStats`), IP packets (or
+    reassembled datagrams) that are neither TCP nor UDP (ICMP,
     ESP, ...), and frames whose headers are malformed."""
 
     not_ip: int = 0
@@ -202,6 +208,7 @@ class Summary:
     secrets: int
     secrets_dropped: int
     damaged_captures: int
+    fragments: FragmentStats = field(default_factory=FragmentStats)
 
     @property
     def encrypted_share(self) -> float | None:
@@ -320,6 +327,7 @@ def flow_facts(flow: Flow, classification: Classification) -> FlowFacts:
     """The facts kept of one flow once it is classified."""
     detail = {key: _clean(str(value)) for key, value in sorted(classification.detail.items())}
     tls = classification.protocol == "tls"
+    prints = {key: detail.pop(key, None) for key in ("ja3", "ja4", "ja3s")}
     return FlowFacts(
         src=flow.client[0],
         sport=flow.client[1],
@@ -344,6 +352,9 @@ def flow_facts(flow: Flow, classification: Classification) -> FlowFacts:
         starttls=detail.get("starttls"),
         http_hosts=_http_hosts(flow.client_prefix) if classification.protocol == "http" else (),
         detail=detail,
+        ja3=prints["ja3"] if tls else None,
+        ja4=prints["ja4"] if tls else None,
+        ja3s=prints["ja3s"] if tls else None,
     )
 
 
@@ -365,13 +376,14 @@ class Analyzer:
         on_flow: Callable[[FlowFacts, Sequence[SecretFound]], None] | None = None,
     ) -> None:
         self.table = FlowTable(max_flows, idle_ns, prefix_bytes)
+        self.fragments = Reassembler()
         self.on_flow = on_flow
         self._captures: list[CaptureInfo] = []
         self._flows: list[FlowFacts] = []
         self._secrets: dict[tuple[object, ...], SecretFound] = {}
         self._secrets_dropped = 0
         self._packets = 0
-        self._not_ip = self._fragments = self._not_tcp_udp = self._malformed = 0
+        self._not_ip = self._not_tcp_udp = self._malformed = 0
         self._finished = False
         self._interrupted = False
 
@@ -454,9 +466,17 @@ class Analyzer:
                 continue
             if fields is None:
                 self._not_ip += 1
-            elif fields[11]:  # fragment
-                self._fragments += 1
-            elif fields[2] != IPPROTO_TCP and fields[2] != IPPROTO_UDP:
+                continue
+            if fields[11]:  # an IP fragment: the datagram counts once it is whole
+                try:
+                    whole = self.fragments.add(fields, timestamp_ns)
+                except DecodeError:
+                    self._malformed += 1
+                    continue
+                if whole is None:
+                    continue
+                fields = whole
+            if fields[2] != IPPROTO_TCP and fields[2] != IPPROTO_UDP:
                 self._not_tcp_udp += 1
             else:
                 add(fields, timestamp_ns)
@@ -503,6 +523,7 @@ class Analyzer:
         if self._finished:
             return
         self._finished = True
+        self.fragments.finish()
         for flow in self.table.finish():
             self._analyse(flow)
 
@@ -522,6 +543,7 @@ class Analyzer:
         )
 
     def _summary(self, flows: Sequence[FlowFacts]) -> Summary:
+        fragments = self.fragments.stats
         totals: dict[str, list[int]] = {}
         encrypted_of: dict[str, bool | None] = {}
         by_kind = {True: 0, False: 0, None: 0}
@@ -545,12 +567,13 @@ class Analyzer:
             cleartext_bytes=by_kind[False],
             unknown_bytes=by_kind[None],
             by_protocol=by_protocol,
-            ignored=Ignored(self._not_ip, self._fragments, self._not_tcp_udp, self._malformed),
+            ignored=Ignored(self._not_ip, fragments.unused, self._not_tcp_udp, self._malformed),
             first_ns=min((f.first_ns for f in flows), default=None),
             last_ns=max((f.last_ns for f in flows), default=None),
             secrets=len(self._secrets),
             secrets_dropped=self._secrets_dropped,
             damaged_captures=sum(1 for c in self._captures if c.damage),
+            fragments=fragments,
         )
 
 

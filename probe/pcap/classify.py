@@ -16,15 +16,17 @@ from probe.codecs.buffer import Reader
 from probe.codecs.errors import DecodeError
 from probe.codecs.tls.constants import version_label
 from probe.codecs.tls.flight import ServerFlightReader
+from probe.pcap.fingerprint import ja3, ja3s, ja4, parse_client_hello
 from probe.pcap.flows import Flow
 from probe.pcap.logins import is_ldap, is_redis, is_snmp, is_telnet, postgres_state
+from probe.pcap.mysql import mysql_handshake
 
 __all__ = ["ENCRYPTED", "Classification", "classify"]
 
 ENCRYPTED = frozenset({"tls", "ssh", "smb3-encrypted", "ike", "esp", "quic", "wireguard"})
 CLEARTEXT = frozenset({
     "http", "smb2", "smb1", "ftp", "smtp", "pop3", "imap", "dns", "telnet", "redis", "postgresql",
-    "ldap", "snmp",
+    "ldap", "snmp", "mysql",
 })  # fmt: skip
 
 
@@ -74,6 +76,16 @@ def _tcp(client: bytes, server: bytes, ports: set[int]) -> Classification:
         return _result("tls", starttls="SSLRequest")
     if postgres is not None:
         return _result(postgres)
+    mysql = mysql_handshake(client, server)
+    if mysql is not None:
+        version = mysql.server_version[:64]
+        if mysql.ssl:  # SSLRequest with CLIENT_SSL: TLS from the next byte each way
+            tls = _tls(client[mysql.client_tls_at :], server[mysql.server_tls_at :])
+            extra = tls.detail if tls is not None else {}
+            return _result("tls", **extra, starttls="SSLRequest", mysql_version=version)
+        return _result(
+            "mysql", server_version=version, server_offers_ssl="yes" if mysql.server_ssl else "no"
+        )
     tls = _tls(client, server)
     if tls is not None:
         return tls
@@ -145,6 +157,9 @@ def _server_hello(prefix: bytes) -> dict[str, str] | None:
         detail["version"] = hello.version_label
         suite = hello.suite
         detail["cipher_suite"] = suite.name if suite else f"0x{hello.cipher_suite:04x}"
+        if not hello.is_hello_retry_request:
+            types = tuple(t for t, _ in hello.extensions)
+            detail["ja3s"] = ja3s(hello.legacy_version, hello.cipher_suite, types)
     elif flight.alert is not None:
         detail["alert"] = flight.alert.name
     elif prefix[0] != 0x16:
@@ -152,16 +167,37 @@ def _server_hello(prefix: bytes) -> dict[str, str] | None:
     return detail
 
 
+def _hello(prefix: bytes) -> dict[str, str] | None:
+    """The ClientHello facts and fingerprints; one full parse when the hello is whole, else
+    what :func:`_client_hello` can read of it."""
+    if len(prefix) < 6 or prefix[0] != 0x16 or prefix[1] != 3 or prefix[2] > 4 or prefix[5] != 1:
+        return None
+    facts = parse_client_hello(prefix)
+    if facts is None:
+        return _client_hello(prefix)
+    detail = {
+        "record_version": version_label(struct.unpack_from("!H", prefix, 1)[0]),
+        "client_version": version_label(facts.legacy_version),
+        "ja3": ja3(facts),
+        "ja4": ja4(facts),
+    }
+    if facts.server_name is not None:
+        detail["sni"] = facts.server_name.decode("ascii", "replace")[:255]
+    if facts.versions:
+        detail["offered_versions"] = ",".join(version_label(v) for v in facts.versions[:16])
+    return detail
+
+
 def _tls(client: bytes, server: bytes) -> Classification | None:
     detail: dict[str, str] = {}
     offset = 0
-    hello = _client_hello(client)
+    hello = _hello(client)
     starttls = None
     if hello is None:
         # STARTTLS (RFC 3207, RFC 2595, RFC 4217): a command line, then a ClientHello.
         match = _STARTTLS.search(client)
         if match is not None:
-            hello = _client_hello(client[match.end() :])
+            hello = _hello(client[match.end() :])
             starttls = match.group(1).decode("ascii").upper()
     if starttls is not None and hello is not None:
         detail["starttls"] = starttls

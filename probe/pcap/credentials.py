@@ -5,6 +5,7 @@ One parser per protocol, chosen by the flow's content classification (not its po
 - HTTP (RFC 9110 11.6.2, RFC 7617, RFC 6750): ``Authorization``/``Proxy-Authorization``
   ``Basic`` (base64 ``user:password``, split at the first colon) and ``Bearer``; password
   fields (``password``, ``passwd``, ``pwd``) of ``application/x-www-form-urlencoded`` bodies.
+- HTTP Digest (RFC 7616) and NTLM ([MS-NLMP] 2.2.1.3): :mod:`probe.pcap.httpauth`.
 - FTP (RFC 959 4.1.1) and POP3 (RFC 1939 7): ``USER`` then ``PASS``. The FTP guest ids
   (``anonymous``, ``ftp``) are skipped, as Zeek's ``FTP::guest_ids`` does: their "password"
   is an e-mail address by convention.
@@ -15,6 +16,7 @@ One parser per protocol, chosen by the flow's content classification (not its po
 - IMAP (RFC 9051 6.2.3): ``tag LOGIN user password``, each an atom, a quoted string or a
   synchronising or non-synchronising literal (``{n}``/``{n+}``).
 - Telnet, Redis, PostgreSQL, LDAP simple bind and SNMP communities: :mod:`probe.pcap.logins`.
+- MySQL ``mysql_clear_password``: :mod:`probe.pcap.mysql`.
 
 Lines longer than :data:`MAX_LINE` are not considered. Everything returned is redacted.
 """
@@ -29,6 +31,7 @@ from urllib.parse import unquote_to_bytes
 
 from probe.pcap.classify import Classification
 from probe.pcap.flows import Flow
+from probe.pcap.httpauth import digest_credentials, ntlm_credentials
 from probe.pcap.logins import (
     ldap_credentials,
     postgresql_credentials,
@@ -36,6 +39,7 @@ from probe.pcap.logins import (
     snmp_credentials,
     telnet_credentials,
 )
+from probe.pcap.mysql import mysql_credentials
 from probe.pcap.redact import Secret, clean_user, redact
 from probe.pcap.secrets import find_secrets
 
@@ -111,6 +115,10 @@ def _http(data: bytes) -> list[Secret]:
         length = _LENGTH.search(head)
         body_end = body_start + int(length.group(1)) if length else len(data)
         out += _form(data[body_start:body_end][:MAX_LINE], body_start)
+    if b"igest" in data:
+        out += digest_credentials(data)
+    if b"NTLM" in data or b"egotiate" in data:
+        out += ntlm_credentials(data)
     return out
 
 
@@ -287,6 +295,8 @@ def find_credentials(flow: Flow, classification: Classification) -> list[Secret]
         return postgresql_credentials(data, flow.server_prefix)
     if protocol == "ldap":
         return ldap_credentials(data)
+    if protocol == "mysql":
+        return mysql_credentials(data, flow.server_prefix)
     return []
 
 

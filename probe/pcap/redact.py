@@ -28,6 +28,7 @@ KINDS = frozenset({
     "imap-login", "http-bearer", "http-form-password", "aws-access-key", "jwt", "private-key",
     "azure-storage-key", "azure-sas", "card-number", "telnet-login", "redis-auth",
     "postgresql-password", "postgresql-md5", "ldap-simple-bind", "snmp-community",
+    "http-digest", "http-ntlmv1", "http-ntlmv2", "mysql-clear-password",
 })  # fmt: skip
 
 Direction = Literal["client", "server"]

@@ -140,6 +140,15 @@ def summary_to_dict(analysis: Analysis, verdict: CaptureVerdict) -> JsonObject:
             "not_tcp_udp": s.ignored.not_tcp_udp,
             "malformed": s.ignored.malformed,
         },
+        "fragments": {
+            "packets": s.fragments.packets,
+            "datagrams": s.fragments.datagrams,
+            "used": s.fragments.used,
+            "duplicates": s.fragments.duplicates,
+            "dropped": s.fragments.dropped,
+            "incomplete": s.fragments.incomplete,
+            "overlapping_datagrams": s.fragments.overlaps,
+        },
         "first_seen": _time(s.first_ns),
         "last_seen": _time(s.last_ns),
         "captures": s.captures,
@@ -181,7 +190,14 @@ def flow_to_dict(flow: FlowFacts) -> JsonObject:
 def _tls(flow: FlowFacts) -> JsonObject | None:
     if flow.protocol != "tls":
         return None
-    return {"version": flow.tls_version, "cipher_suite": flow.tls_cipher_suite, "sni": flow.sni}
+    return {
+        "version": flow.tls_version,
+        "cipher_suite": flow.tls_cipher_suite,
+        "sni": flow.sni,
+        "ja3": flow.ja3,
+        "ja3s": flow.ja3s,
+        "ja4": flow.ja4,
+    }
 
 
 def _flow_ref(ref: FlowRef | None) -> JsonObject | None:

@@ -88,13 +88,18 @@ def _headline(analysis: Analysis) -> Text:
             f"{n} {what}"
             for n, what in (
                 (ignored.not_ip, "not IP"),
-                (ignored.fragments, "IP fragments"),
+                (ignored.fragments, "IP fragments not reassembled"),
                 (ignored.not_tcp_udp, "not TCP/UDP"),
                 (ignored.malformed, "malformed"),
             )
             if n
         ]
         text.append(f"\n{ignored.total} packets not analysed: {', '.join(parts)}", style="dim")
+    if s.fragments.datagrams:
+        text.append(
+            f"\n{s.fragments.datagrams} IP datagrams reassembled from {s.fragments.used} fragments",
+            style="dim",
+        )
     if analysis.interrupted:
         text.append("\ninterrupted: the report covers what was read", style="yellow")
     return text

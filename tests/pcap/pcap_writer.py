@@ -17,13 +17,15 @@ ETH_IPV4 = bytes(6) + bytes.fromhex("020000000001") + b"\x08\x00"
 Frame = tuple[int, bytes]  # (timestamp in µs, Ethernet frame)
 
 
-def ipv4(src: str, dst: str, proto: int, body: bytes, *, frag: int = 0x4000) -> bytes:
+def ipv4(
+    src: str, dst: str, proto: int, body: bytes, *, frag: int = 0x4000, ident: int = 1
+) -> bytes:
     header = struct.pack(
         "!BBHHHBBH4s4s",
         0x45,
         0,
         20 + len(body),
-        1,
+        ident,
         frag,
         64,
         proto,

@@ -71,7 +71,15 @@ def test_all_captures_at_once_add_up() -> None:
     assert s.bytes == s.encrypted_bytes + s.cleartext_bytes + s.unknown_bytes
     assert s.bytes == sum(f.bytes for f in analysis.flows)
     assert sum(p.bytes for p in s.by_protocol) == s.bytes
-    assert {p.protocol for p in s.by_protocol} == {"http", "ftp", "smtp", "tls", "unknown"}
+    assert {p.protocol for p in s.by_protocol} == {
+        "http",
+        "ftp",
+        "smtp",
+        "tls",
+        "unknown",
+        "snmp",
+        "mysql",
+    }
 
 
 def test_leaks_capture_details() -> None:
