@@ -83,6 +83,27 @@ class CertificateFacts:
     chain_weak_signatures: tuple[str, ...]  # SHA-1/MD5-signed certificates in the chain (not roots)
     sha256_fingerprint: str  # hex
     served_with: tuple[str, ...]  # how we saw it: e.g. ("TLSv1.2 RSA",), ("TLSv1.3",)
+    # Issue 6, certificates and trust in depth. Defaults describe "not measured".
+    # One verdict per trust store: "system", "mozilla", "apple", "android", "microsoft", "java"
+    # (sslyze's bundled stores) and "custom" (--ca-file); a store that could not load is absent.
+    trust_stores: Mapping[str, bool] = field(default_factory=dict)
+    # Each served certificate after the leaf issued the one before it (RFC 8446 4.4.2, RFC 5246
+    # 7.4.2); stray extra certificates at the end do not count against it.
+    chain_in_order: bool = True
+    # Served certificates plus a store's anchor form a path (no intermediate missing). None: no
+    # store could be consulted.
+    chain_complete: bool | None = None
+    must_staple: bool = False  # TLS Feature extension with status_request (RFC 7633)
+    sct_count: int = 0  # embedded SCTs (RFC 6962 3.3); delivery by TLS extension or OCSP unseen
+    key_usage: tuple[str, ...] = ()  # RFC 5280 4.2.1.3 names, e.g. "digitalSignature"; () absent
+    extended_key_usage: tuple[str, ...] = ()  # "serverAuth", ... or dotted OIDs; () absent
+    # The EKU allows TLS server authentication; an absent EKU allows any purpose (RFC 5280
+    # 4.2.1.12). None: the extension could not be read.
+    server_auth: bool | None = True
+    validity_days: int = 0  # notBefore to notAfter, both inclusive (CA/B BR 1.6.1), rounded down
+    # Longer than the CA/Browser Forum Baseline Requirements allowed on its notBefore date
+    # (BR 6.3.2). A fact for every certificate; it matters only for publicly trusted ones.
+    exceeds_validity_limit: bool = False
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,16 @@ CERT_KEYS = [
     "chain_weak_signatures",
     "sha256_fingerprint",
     "served_with",
+    "trust_stores",
+    "chain_in_order",
+    "chain_complete",
+    "must_staple",
+    "sct_count",
+    "key_usage",
+    "extended_key_usage",
+    "server_auth",
+    "validity_days",
+    "exceeds_validity_limit",
 ]
 FINDING_KEYS = ["id", "severity", "message", "evidence", "rationale", "reference"]
 SMB_KEYS = [

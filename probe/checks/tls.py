@@ -776,27 +776,30 @@ async def _tls13_certificate(ep: _Endpoint) -> str | None:
 
 async def _certificate_facts(ep: _Endpoint) -> tuple[CertificateFacts, ...]:
     from probe.codecs.x509 import CertificateDecodeError, certificate_facts
-    from probe.trust import TrustStoreError, verify_chain
+    from probe.trust import ChainTrust, TrustStoreError, assess_chain
 
     now = ep.ctx.now()
     name = ep.target.server_name or ep.target.host
     facts = []
     for chain, how in ep.chains.values():
         try:
-            trusted, why = await asyncio.to_thread(
-                verify_chain, chain, now=now, ca_file=ep.ctx.options.ca_file
+            # Every store's verdict (system, sslyze's public stores, --ca-file): issue 6.
+            trust = await asyncio.to_thread(
+                assess_chain, chain, now=now, ca_file=ep.ctx.options.ca_file
             )
         except TrustStoreError as exc:
-            trusted, why = False, f"trust store unusable: {exc}"
+            trust = ChainTrust(False, f"trust store unusable: {exc}", {}, complete=False)
         try:
             facts.append(
                 certificate_facts(
                     chain,
                     server_name=name,
                     now=now,
-                    trusted=trusted,
-                    trust_error=why,
+                    trusted=trust.trusted,
+                    trust_error=trust.trust_error,
                     served_with=tuple(sorted(how)),
+                    trust_stores=trust.stores,
+                    chain_complete=trust.complete if trust.stores else None,
                 )
             )
         except CertificateDecodeError:

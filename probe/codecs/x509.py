@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa, x448
 from cryptography.hazmat.primitives.asymmetric import x25519 as x25519_keys
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from probe.codecs.errors import DecodeError
 from probe.model import CertificateFacts
@@ -31,6 +31,8 @@ __all__ = [
     "certificate_facts",
     "leaf_key_id",
     "name_matches",
+    "sct_list_count",
+    "validity_limit_days",
 ]
 
 # Hostile servers can send anything; these bound the work done on one chain.
@@ -120,6 +122,49 @@ _CURVE_ALIASES: dict[str, str] = {
 }
 
 
+# RFC 5280 4.2.1.12 key purposes by OID; others are reported as dotted strings.
+_EKU_NAMES: dict[str, str] = {
+    ExtendedKeyUsageOID.SERVER_AUTH.dotted_string: "serverAuth",
+    ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string: "clientAuth",
+    ExtendedKeyUsageOID.CODE_SIGNING.dotted_string: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING.dotted_string: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING.dotted_string: "OCSPSigning",
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE.dotted_string: "anyExtendedKeyUsage",
+}
+# RFC 5280 4.2.1.3 bit names -> cryptography's KeyUsage attributes, in bit order.
+_KEY_USAGE_BITS: tuple[tuple[str, str], ...] = (
+    ("digitalSignature", "digital_signature"),
+    ("nonRepudiation", "content_commitment"),
+    ("keyEncipherment", "key_encipherment"),
+    ("dataEncipherment", "data_encipherment"),
+    ("keyAgreement", "key_agreement"),
+    ("keyCertSign", "key_cert_sign"),
+    ("cRLSign", "crl_sign"),
+)
+# CA/Browser Forum Baseline Requirements 6.3.2: the longest validity allowed for a subscriber
+# certificate by its issuance date (notBefore), newest first. 825 days from 2018-03-01 (ballot
+# 193), 398 from 2020-09-01 (SC31 / browser policies), then ballot SC-081v3's schedule.
+_BR_VALIDITY_LIMITS: tuple[tuple[datetime, int], ...] = (
+    (datetime(2029, 3, 15, tzinfo=UTC), 47),
+    (datetime(2027, 3, 15, tzinfo=UTC), 100),
+    (datetime(2026, 3, 15, tzinfo=UTC), 200),
+    (datetime(2020, 9, 1, tzinfo=UTC), 398),
+    (datetime(2018, 3, 1, tzinfo=UTC), 825),
+    (datetime(2015, 4, 1, tzinfo=UTC), 1185),  # 39 months
+)
+
+
+def validity_limit_days(not_before: datetime) -> int | None:
+    """The BR's maximum validity in days for a certificate issued at `not_before`; None before
+    2015-04-01 (the older 60-month rule is not modelled)."""
+    issued = _as_utc(not_before)
+    for since, days in _BR_VALIDITY_LIMITS:
+        if issued >= since:
+            return days
+    return None
+
+
 def leaf_key_id(der: bytes) -> str:
     """A stable id for one certificate: sha256 of its DER, hex. De-duplicates across handshakes."""
     return hashlib.sha256(der).hexdigest()
@@ -133,6 +178,8 @@ def certificate_facts(
     trusted: bool,
     trust_error: str | None,
     served_with: tuple[str, ...],
+    trust_stores: Mapping[str, bool] | None = None,
+    chain_complete: bool | None = None,
 ) -> CertificateFacts:
     """Describe a served chain by its leaf (chain_der[0]) plus what the chain shows.
 
@@ -166,6 +213,10 @@ def certificate_facts(
         matches = name_matches(server_name, san_dns, san_ips, common_names)
 
     days_to_expiry = (not_after - now_utc) // timedelta(days=1)
+    # BR 1.6.1: the validity period includes both notBefore and notAfter, hence the second.
+    validity = not_after - not_before + timedelta(seconds=1)
+    limit = validity_limit_days(not_before)
+    usage = _usage_facts(leaf)
 
     return CertificateFacts(
         key_type=key_type,
@@ -187,7 +238,134 @@ def certificate_facts(
         chain_weak_signatures=_weak_signatures(leaf, leaf_der, chain[1:]),
         sha256_fingerprint=leaf_key_id(leaf_der),
         served_with=served_with,
+        trust_stores=dict(trust_stores or {}),
+        chain_in_order=_chain_in_order(leaf, chain[1:]),
+        chain_complete=chain_complete,
+        must_staple=usage.must_staple,
+        sct_count=usage.sct_count,
+        key_usage=usage.key_usage,
+        extended_key_usage=usage.extended_key_usage,
+        server_auth=usage.server_auth,
+        validity_days=validity // timedelta(days=1),  # whole days, rounded down
+        exceeds_validity_limit=limit is not None and validity > timedelta(days=limit),
     )
+
+
+# --- extensions and chain order -----------------------------------------------------------
+
+
+class _Usage:
+    """What the leaf's extensions say about its use (filled by _usage_facts)."""
+
+    def __init__(self) -> None:
+        self.must_staple = False
+        self.sct_count = 0
+        self.key_usage: tuple[str, ...] = ()
+        self.extended_key_usage: tuple[str, ...] = ()
+        # RFC 5280 4.2.1.12: without the extension the key may be used for any purpose.
+        self.server_auth: bool | None = True
+
+
+def _usage_facts(cert: x509.Certificate) -> _Usage:
+    usage = _Usage()
+    try:
+        extensions = cert.extensions
+    except _PARSE_ERRORS:
+        usage.server_auth = None  # some extension is malformed: nothing can be said
+        return usage
+    for extension in extensions:
+        oid = extension.oid
+        value = extension.value
+        try:
+            if isinstance(value, x509.TLSFeature):
+                # RFC 7633 4.2: status_request (5) asks clients to require a stapled response.
+                usage.must_staple = x509.TLSFeatureType.status_request in value
+            elif oid == ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS:
+                usage.sct_count = sct_list_count(value.public_bytes()) or 0
+            elif isinstance(value, x509.KeyUsage):
+                usage.key_usage = _key_usage_names(value)
+            elif isinstance(value, x509.ExtendedKeyUsage):
+                purposes = tuple(_EKU_NAMES.get(o.dotted_string, o.dotted_string) for o in value)
+                usage.extended_key_usage = purposes
+                usage.server_auth = bool({"serverAuth", "anyExtendedKeyUsage"} & set(purposes))
+        except _PARSE_ERRORS:
+            continue
+    return usage
+
+
+def _key_usage_names(value: x509.KeyUsage) -> tuple[str, ...]:
+    names = [name for name, attribute in _KEY_USAGE_BITS if getattr(value, attribute)]
+    if value.key_agreement:  # the last two bits are defined only with keyAgreement
+        if value.encipher_only:
+            names.append("encipherOnly")
+        if value.decipher_only:
+            names.append("decipherOnly")
+    return tuple(names)
+
+
+def sct_list_count(extension_value: bytes) -> int | None:
+    """The number of SCTs in a signedCertificateTimestampList extension value; None if malformed.
+
+    RFC 6962 3.3: extnValue holds an OCTET STRING whose contents are the TLS encoding of
+    `SerializedSCT sct_list <1..2^16-1>`, each `opaque SerializedSCT<1..2^16-1>`. The SCTs
+    themselves are not parsed (their logs are not known here); only the framing is checked.
+    """
+    data = memoryview(extension_value)
+    if len(data) < 2 or data[0] != 0x04:  # DER OCTET STRING
+        return None
+    length, offset = data[1], 2
+    if length & 0x80:  # long form: the low bits give the number of length octets
+        octets = length & 0x7F
+        if not 1 <= octets <= 2 or len(data) < 2 + octets:
+            return None
+        length, offset = int.from_bytes(data[2 : 2 + octets], "big"), 2 + octets
+    body = data[offset:]
+    if len(body) != length or length < 2:
+        return None
+    total = int.from_bytes(body[:2], "big")
+    if total != len(body) - 2 or total < 2:
+        return None
+    count, position = 0, 2
+    while position < len(body):
+        if position + 2 > len(body):
+            return None
+        size = int.from_bytes(body[position : position + 2], "big")
+        position += 2 + size
+        if size == 0 or position > len(body):
+            return None
+        count += 1
+    return count
+
+
+def _chain_in_order(leaf: x509.Certificate, rest: Sequence[bytes]) -> bool:
+    """Each served certificate that issued an earlier one issued exactly the one before it.
+
+    Certificates that issued none of the earlier ones (a served root after the last
+    intermediate, or unrelated extras) do not make the order wrong."""
+    certs: list[x509.Certificate | None] = [leaf]
+    for der in rest:
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except _PARSE_ERRORS:
+            certs.append(None)
+    for i in range(1, len(certs)):
+        issuer = certs[i]
+        if issuer is None:
+            continue
+        for j in range(i):
+            child = certs[j]
+            if child is not None and j != i - 1 and _issued(child, issuer):
+                return False
+    return True
+
+
+def _issued(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        if child.issuer.public_bytes() != issuer.subject.public_bytes():
+            return False
+    except _PARSE_ERRORS:
+        return False
+    return _signed_by(child, issuer)
 
 
 # --- name matching (RFC 6125) -------------------------------------------------------------

@@ -47,7 +47,7 @@ ParamKind = Literal[
     "int", "version", "versions", "suite_properties", "suite_names", "hashes",
     "smb_dialect", "smb_ciphers", "ike_names", "sstp_auth", "sstp_hash",
     "pcap_protocols", "credential_kinds", "secret_kinds", "host_suffixes",
-    "group_names", "bool", "vulnerability_names",
+    "group_names", "bool", "vulnerability_names", "trust_store_names",
 ]  # fmt: skip
 
 # Severities from the most to the least serious.
@@ -247,6 +247,11 @@ def _check_list_item(kind: ParamKind, item: str) -> None:
         if item not in KNOWN_VULNERABILITIES:
             known = ", ".join(KNOWN_VULNERABILITIES)
             raise ParamError(f'unknown vulnerability "{item}" (known: {known})')
+    elif kind == "trust_store_names":
+        from probe.trust import STORE_NAMES
+
+        if item not in STORE_NAMES:
+            raise ParamError(f'unknown trust store "{item}" (known: {", ".join(STORE_NAMES)})')
     elif kind == "group_names" and item not in _group_index()[0]:
         raise ParamError(_unknown_group(item))
     elif kind == "suite_names" and _suite_by_name(item) is None:
@@ -604,6 +609,101 @@ def certificate_expiry_warning(params: Params, facts: TlsFacts, now: datetime) -
     return found
 
 
+def certificate_server_auth(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    """The leaf's extended key usage must allow serverAuth (RFC 5280 4.2.1.12); clients refuse
+    a certificate restricted to other purposes. An absent EKU allows any purpose."""
+    found: list[Violation] = []
+    for cert in facts.certificates:
+        if cert.server_auth is False:
+            purposes = ", ".join(cert.extended_key_usage)
+            found.append(
+                (
+                    f"{_cert_label(cert)} is not for TLS servers: extended key usage {purposes}",
+                    _cert_evidence(cert),
+                )
+            )
+    return found
+
+
+def certificate_trusted_by_stores(
+    params: Params, facts: TlsFacts, now: datetime
+) -> list[Violation]:
+    """Chains that verify (`trusted`) but not in some of the listed stores: those clients fail.
+    Chains checked against a --ca-file (a private CA) are not judged by public stores."""
+    listed = _strs(params, "stores")
+    found: list[Violation] = []
+    for cert in facts.certificates:
+        if not cert.trusted or "custom" in cert.trust_stores:
+            continue
+        missing = [name for name in listed if cert.trust_stores.get(name) is False]
+        if missing:
+            found.append(
+                (
+                    f"{_cert_label(cert)} does not verify in the {', '.join(missing)} "
+                    f"trust {'store' if len(missing) == 1 else 'stores'}",
+                    _cert_evidence(cert),
+                )
+            )
+    return found
+
+
+def _publicly_trusted(cert: CertificateFacts) -> bool:
+    """Verifies in a public store (the system store counts unless a --ca-file was given)."""
+    if "custom" in cert.trust_stores:
+        return any(ok for name, ok in cert.trust_stores.items() if name != "custom")
+    return cert.trusted or any(cert.trust_stores.values())
+
+
+def certificate_validity_limit(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    """Publicly trusted certificates stay within the CA/B Forum validity limit of their issuance
+    date (BR 6.3.2; CertificateFacts.exceeds_validity_limit). Private CAs are not bound by it."""
+    return [
+        (
+            f"{_cert_label(c)} is valid for {c.validity_days} days, longer than the CA/Browser "
+            "Forum allowed when it was issued",
+            f"not before {_utc(c.not_before):%Y-%m-%d}; {_cert_evidence(c)}",
+        )
+        for c in facts.certificates
+        if c.exceeds_validity_limit and _publicly_trusted(c)
+    ]
+
+
+def certificate_max_validity(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    days = _int(params, "days")
+    return [
+        (
+            f"{_cert_label(c)} is valid for {c.validity_days} days (maximum is {days})",
+            f"not before {_utc(c.not_before):%Y-%m-%d}; {_cert_evidence(c)}",
+        )
+        for c in facts.certificates
+        if c.validity_days > days
+    ]
+
+
+def certificate_chain_complete(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    return [
+        (
+            f"{_cert_label(c)}: the served chain is incomplete (an issuer is missing: "
+            f"{c.trust_error or 'no path to a trust anchor'})",
+            _cert_evidence(c),
+        )
+        for c in facts.certificates
+        if c.chain_complete is False
+    ]
+
+
+def certificate_chain_in_order(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    return [
+        (
+            f"{_cert_label(c)}: the served chain is out of order (each certificate should "
+            "follow the one it issued)",
+            _cert_evidence(c),
+        )
+        for c in facts.certificates
+        if not c.chain_in_order
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # Key-exchange group rules (TlsFacts.groups: the groups the server accepts, per version)
 
@@ -856,6 +956,48 @@ RULES: dict[str, Rule] = {
             "certificates do not expire within `days` days",
             {"days": Param("int", "days of warning before expiry", default=30)},
             certificate_expiry_warning,
+        ),
+        Rule(
+            "certificate_server_auth",
+            "certificates allow TLS server authentication (extended key usage serverAuth)",
+            {},
+            certificate_server_auth,
+        ),
+        Rule(
+            "certificate_trusted_by_stores",
+            "chains that verify also verify in each listed trust store",
+            {
+                "stores": Param(
+                    "trust_store_names",
+                    'store names, e.g. ["mozilla", "apple", "android", "microsoft"]',
+                    default=("mozilla", "apple", "android", "microsoft"),
+                )
+            },
+            certificate_trusted_by_stores,
+        ),
+        Rule(
+            "certificate_validity_limit",
+            "publicly trusted certificates are not valid longer than the CA/B Forum allowed",
+            {},
+            certificate_validity_limit,
+        ),
+        Rule(
+            "certificate_max_validity",
+            "certificates are valid for at most `days` days",
+            {"days": Param("int", "the longest acceptable validity period in days", default=398)},
+            certificate_max_validity,
+        ),
+        Rule(
+            "certificate_chain_complete",
+            "served chains are complete: no intermediate certificate is missing",
+            {},
+            certificate_chain_complete,
+        ),
+        Rule(
+            "certificate_chain_in_order",
+            "served chains are in order, each certificate followed by its issuer",
+            {},
+            certificate_chain_in_order,
         ),
         Rule(
             "smb1_disabled",
