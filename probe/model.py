@@ -125,6 +125,32 @@ class HstsFacts:
 
 
 @dataclass(frozen=True)
+class ResumptionFacts:
+    """--deep only (probe.checks.tls_deep): session resumption and 0-RTT as sslyze measured them.
+    Session IDs and tickets are TLS 1.2 mechanisms (sslyze resumes over TLS 1.2, each attempt
+    a fresh session then its resumption); attempts 0: not measured (a TLS 1.3-only server, or
+    the scan command failed: incomplete["deep resumption"] says why)."""
+
+    # Successful session-ID resumptions (tickets disabled). sslyze closes without close_notify,
+    # after which OpenSSL 3 servers (unless they ignore an unexpected EOF) drop the session.
+    session_id_resumed: int
+    session_id_attempts: int
+    ticket_resumed: int  # successful RFC 5077 ticket resumptions
+    ticket_attempts: int
+    # TLS 1.3 0-RTT: the server accepted early data on a resumed session (RFC 8446 2.3: it
+    # can be replayed). False also without TLS 1.3; None when the measurement failed.
+    early_data: bool | None
+
+    @property
+    def session_id(self) -> bool | None:
+        return None if self.session_id_attempts == 0 else self.session_id_resumed > 0
+
+    @property
+    def tickets(self) -> bool | None:
+        return None if self.ticket_attempts == 0 else self.ticket_resumed > 0
+
+
+@dataclass(frozen=True)
 class TlsExtensionFacts:
     """Optional TLS 1.0-1.2 features, read from the extensions the server echoed to probe's
     hellos (issue 6). None: could not be told. TLS 1.3 has these built in or sends them
@@ -194,6 +220,9 @@ class TlsFacts:
     # --deep only (probe.checks.tls_deep): sslyze's verdicts by name, True when exposed, None
     # when it could not tell (incomplete["deep ..."] says why); empty when not run.
     deep_vulnerabilities: Mapping[str, bool | None] = field(default_factory=dict)
+    # --deep only: session resumption and 0-RTT facts (None: not run, or sslyze could not
+    # connect: incomplete["deep"] says why).
+    resumption: ResumptionFacts | None = None
 
     @property
     def accepted_groups(self) -> tuple[str, ...]:
@@ -328,6 +357,18 @@ class SstpFacts:
 
 
 @dataclass(frozen=True)
+class StartTlsFacts:
+    """The plaintext upgrade of a STARTTLS target (smtp://, imap://, ...: probe.codecs.starttls).
+
+    When ``offered`` is False the server speaks only plaintext and ``tls`` stays None."""
+
+    protocol: str  # the dialog: "smtp" (also for submission), "imap", "pop3", "ftp", ...
+    offered: bool  # the server accepted the upgrade command
+    advertised: bool | None  # it announced the upgrade; None: the protocol has no announcement
+    reply: str  # its answer to the upgrade command, printable and capped
+
+
+@dataclass(frozen=True)
 class Finding:
     """A profile requirement that the measured facts do not meet."""
 
@@ -363,6 +404,7 @@ class TargetResult:
     smb: SmbFacts | None = None
     ike: IkeFacts | None = None
     sstp: SstpFacts | None = None
+    starttls: StartTlsFacts | None = None  # STARTTLS targets: the upgrade (tls: what followed)
     # SSL Labs-style letter grade of the TLS facts (probe.grading.letter); None when there are
     # none, or they are incomplete. Caps: every rule that limits it, most severe first.
     grade: str | None = None

@@ -20,6 +20,22 @@ SCHEMES: dict[str, tuple[str, int]] = {
     "smb": ("smb", 445),
     "ike": ("ike", 500),  # ike://host:4500 speaks NAT-T (non-ESP marker) on that port
     "sstp": ("sstp", 443),
+    # STARTTLS: the TLS check, after the protocol's upgrade dialog (probe.codecs.starttls).
+    "smtp": ("tls", 25),
+    "submission": ("tls", 587),
+    "imap": ("tls", 143),
+    "pop3": ("tls", 110),
+    "ftp": ("tls", 21),
+    "ldap": ("tls", 389),
+    "xmpp": ("tls", 5222),
+    "postgres": ("tls", 5432),
+    "mysql": ("tls", 3306),
+    # Implicit TLS: plain TLS targets on the protocols' own ports.
+    "smtps": ("tls", 465),
+    "imaps": ("tls", 993),
+    "pop3s": ("tls", 995),
+    "ldaps": ("tls", 636),
+    "ftps": ("tls", 990),
 }
 DEFAULT_SCHEME = "tls"
 

@@ -10,6 +10,13 @@
 #     /opt/probe-lab/libreswan (never installed) and its runtime libraries and libnss3-tools
 #     (certutil) are installed;
 #   - tcpdump (captures/pcap/record.py records the capture-reader test captures with it);
+#   - tshark, the oracle of tests/pcap/test_fingerprint.py (tshark 4.0's tls.handshake.ja3 and
+#     ja3s on the committed TLS captures);
+#   - the STARTTLS servers of tests/lab/starttls.py: dovecot-core, -imapd and -pop3d, slapd and
+#     ldap-utils, prosody (with lua-unbound, its recommended resolver), postgresql-15 and
+#     mariadb-server(-core: mariadbd, mariadb-install-db); their packages start system daemons on the standard ports (143, 110, 389,
+#     5222, 5432, 3306), so starts are forbidden during the install and any instance that is
+#     running anyway is stopped and disabled afterwards (the lab runs its own instances);
 #   - gcc, libc6-dev and python3-dev: sstp-server (the SSTP lab server) builds a C extension;
 #   - util-linux (unshare: gnutls-serv runs in a private network namespace because it cannot
 #     be told to listen on loopback only) and iproute2 (ss: tests check listeners);
@@ -61,6 +68,17 @@ packages=(
     util-linux
     iproute2
     tcpdump
+    dovecot-core
+    dovecot-imapd
+    dovecot-pop3d
+    slapd
+    ldap-utils
+    prosody
+    lua-unbound
+    postgresql-15
+    mariadb-server
+    mariadb-server-core
+    tshark
     python3
     python3-pip
     python3-venv
@@ -99,6 +117,15 @@ cleanup() {
 trap cleanup EXIT
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends --no-upgrade "${packages[@]}" >/dev/null
 
+# The STARTTLS lab's packages must leave no system daemon behind (a policy-rc.d that was
+# already there may allow starts): stop any that runs, bypassing policy-rc.d, and disable it.
+for service in dovecot slapd prosody postgresql mariadb; do
+    if [[ -x /etc/init.d/${service} ]]; then
+        "${sudo[@]}" /etc/init.d/${service} stop >/dev/null 2>&1 || true
+        "${sudo[@]}" update-rc.d "${service}" disable >/dev/null 2>&1 || true
+    fi
+done
+
 # libreswan for tests/lab/libreswan.py, unpacked beside strongSwan (see the header).
 libreswan_root=/opt/probe-lab/libreswan
 if [[ ! -x ${libreswan_root}/usr/libexec/ipsec/pluto ]]; then
@@ -113,7 +140,8 @@ fi
 
 # Fail here, not in the middle of the tests, when something did not land.
 for binary in openssl nginx gnutls-serv gnutls-cli sslscan nmap smbd smbpasswd testparm smbclient \
-    swanctl ike-scan certutil unshare ss tcpdump "${python}"; do
+    swanctl ike-scan certutil unshare ss tcpdump dovecot slapd ldapsearch prosody mariadbd \
+    mariadb-install-db setpriv /usr/lib/postgresql/15/bin/postgres "${python}"; do
     if ! command -v "${binary}" >/dev/null 2>&1 && [[ ! -x /usr/sbin/${binary} ]]; then
         echo "install-test-deps: ${binary} is still missing after apt-get install" >&2
         exit 1

@@ -22,6 +22,10 @@ Session-scoped servers start on first use and stay up for the session:
   loopback alias; ``strongswan_lab["weak-ikev2"]`` -> ``LabIke(host, port, nat_t_port, name,
   description, expected, log)``; ``restart()`` / ``settings_changed(half_open_timeout=5)``
   give a fresh charon (no half-open IKE_SAs) with other settings.
+- ``starttls_servers`` -> ``tests.lab.starttls.StartTlsServers``: ``starttls_servers["imap"]``
+  starts that STARTTLS server (a key of ``tests.lab.starttls.STARTTLS_CONFIGS``: smtp, imap,
+  pop3, ftp, ldap, xmpp, postgres, mysql, each also as ``NAME-plain`` without TLS) and returns
+  a ``LabServer`` whose ``expected`` holds ``protocol``, ``starttls`` and ``cert``.
 
 Function-scoped hostile peers, each a started ``tests.lab.hostile.HostileServer`` (``.host``,
 ``.port``, ``.connections``, ``.received``): ``garbage_server``, ``silent_server``,
@@ -58,6 +62,7 @@ from tests.lab.servers import (  # noqa: E402
     nginx_tls,
 )
 from tests.lab.sstp import SstpServers  # noqa: E402
+from tests.lab.starttls import StartTlsServers  # noqa: E402
 from tests.lab.strongswan import StrongSwanLab  # noqa: E402
 
 HOSTILE_FIXTURES = {
@@ -78,6 +83,7 @@ LAB_FIXTURES = {
     "samba_servers",
     "sstp_servers",
     "strongswan_lab",
+    "starttls_servers",
     *HOSTILE_FIXTURES,
 }
 
@@ -167,6 +173,15 @@ def samba_servers(lab_dir: Path) -> Iterator[SambaServers]:
 @pytest.fixture(scope="session")
 def sstp_servers(lab_certs: LabCerts, lab_dir: Path) -> Iterator[SstpServers]:
     servers = SstpServers(lab_certs, lab_dir / "sstp")
+    try:
+        yield servers
+    finally:
+        servers.close()
+
+
+@pytest.fixture(scope="session")
+def starttls_servers(lab_certs: LabCerts, lab_dir: Path) -> Iterator[StartTlsServers]:
+    servers = StartTlsServers(lab_certs, lab_dir / "starttls")
     try:
         yield servers
     finally:

@@ -20,6 +20,7 @@ TARGET_KEYS = [
     "smb",
     "ike",
     "sstp",
+    "starttls",
     "grade",
     "grade_caps",
 ]
@@ -155,6 +156,7 @@ IKE_KEYS = [
     "datagrams",
     "incomplete",
 ]
+STARTTLS_KEYS = ["protocol", "offered", "advertised", "reply"]
 IKE_ALGORITHM_KEYS = ["encryption", "prf", "integrity", "dh_groups"]
 SSTP_KEYS = [
     "sstp",

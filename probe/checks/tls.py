@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 from probe.checks.context import CheckContext, ProbeFailed, error_result
 from probe.codecs.errors import DecodeError, NotTlsError
+from probe.codecs.starttls import PROTOCOLS as STARTTLS_PROTOCOLS
+from probe.codecs.starttls import StartTlsDialog, StartTlsError, StartTlsOutcome
 from probe.codecs.tls.constants import (
     COMPRESSION_DEFLATE,
     COMPRESSION_NULL,
@@ -67,13 +69,15 @@ from probe.model import (
     CertificateFacts,
     ErrorReason,
     KeyExchangeParams,
+    StartTlsFacts,
     Status,
     Target,
     TargetResult,
     TlsExtensionFacts,
     TlsFacts,
 )
-from probe.net.stream import Timeouts, TransportError, exchange, resolve
+from probe.net.starttls import negotiate
+from probe.net.stream import Timeouts, TransportError, conversation, exchange, resolve
 
 CHUNK_SIZE = 128
 TLS_VERSIONS = (Version.SSL3, Version.TLS1_0, Version.TLS1_1, Version.TLS1_2, Version.TLS1_3)
@@ -105,6 +109,9 @@ class _Endpoint:
     chains: dict[bytes, tuple[tuple[bytes, ...], set[str]]] = field(default_factory=dict)
     key_exchange: dict[str, KeyExchangeParams] = field(default_factory=dict)
     dh_primes: dict[str, bytes] = field(default_factory=dict)  # suite name -> DHE prime seen
+    # STARTTLS targets: the dialog every connection runs first, and the first outcome seen.
+    starttls: str | None = None
+    starttls_outcome: StartTlsOutcome | None = None
 
     @property
     def timeouts(self) -> Timeouts:
@@ -123,15 +130,20 @@ class _Endpoint:
         for attempt in range(attempts):
             try:
                 async with self.ctx.limits.slot(self.address, self.target.port):
-                    await exchange(
-                        self.address,
-                        self.target.port,
-                        request,
-                        counting,
-                        timeouts=self.timeouts,
-                        on_connect=self._count,
-                    )
+                    if self.starttls is None:
+                        await exchange(
+                            self.address,
+                            self.target.port,
+                            request,
+                            counting,
+                            timeouts=self.timeouts,
+                            on_connect=self._count,
+                        )
+                    else:
+                        await self._send_after_starttls(request, counting)
                 return
+            except StartTlsError as exc:
+                raise StartTlsFailed(ErrorReason.PROTOCOL_ERROR, f"STARTTLS: {exc}") from None
             except TransportError as exc:
                 retry = exc.reason is ErrorReason.RESET and not counting.received
                 if retry and attempt + 1 < attempts:
@@ -142,6 +154,31 @@ class _Endpoint:
                 raise ProbeFailed(ErrorReason.NOT_TLS, f"not TLS: {exc}") from None
             except DecodeError as exc:
                 raise ProbeFailed(ErrorReason.PROTOCOL_ERROR, f"bad TLS answer: {exc}") from None
+
+    async def _send_after_starttls(self, request: bytes, reader: _Counting) -> None:
+        """One connection that upgrades with the target's STARTTLS dialog, then sends request."""
+        assert self.starttls is not None
+        dialog = StartTlsDialog(self.starttls, self.target.server_name or self.target.host)
+        async with conversation(
+            self.address, self.target.port, timeouts=self.timeouts, on_connect=self._count
+        ) as conv:
+            try:
+                outcome = await negotiate(conv, dialog)
+            except TransportError as exc:
+                raise TransportError(
+                    exc.reason, f"STARTTLS ({self.starttls}): {exc.message}"
+                ) from None
+            if self.starttls_outcome is None or (outcome.upgraded and not self.upgraded):
+                self.starttls_outcome = outcome
+            if not outcome.upgraded:
+                raise StartTlsFailed(
+                    ErrorReason.PROTOCOL_ERROR, f"STARTTLS refused: {outcome.reply}"
+                )
+            await conv.exchange(request, reader)
+
+    @property
+    def upgraded(self) -> bool:
+        return self.starttls_outcome is not None and self.starttls_outcome.upgraded
 
     def hello(self, version: Version, suites: Sequence[int], *, features: bool = False) -> bytes:
         """With ``features``, the hello also offers the extensions whose echo tells what the
@@ -175,6 +212,10 @@ class _Endpoint:
         if leaf not in self.chains:
             self.chains[leaf] = (tuple(chain), set())
         self.chains[leaf][1].add(how)
+
+
+class StartTlsFailed(ProbeFailed):
+    """The STARTTLS dialog before the hello failed or was refused: no TLS was spoken."""
 
 
 class _Counting:
@@ -767,6 +808,7 @@ async def _tls13_certificate(ep: _Endpoint) -> str | None:
                 server_name=ep.target.server_name,
                 timeout=ep.ctx.options.timeout,
                 tls13_only=True,
+                starttls=ep.starttls,
             )
     except FullHandshakeError as exc:
         return f"TLS 1.3 certificate: {exc.reason}: {exc.message}"
@@ -852,7 +894,7 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         address = await resolve(target.host, target.port, ctx.options.timeout)
     except TransportError as exc:
         return error_result(target, exc.reason, exc.message, started)
-    ep = _Endpoint(target=target, address=address, ctx=ctx)
+    ep = _Endpoint(target=target, address=address, ctx=ctx, starttls=starttls_protocol(target))
 
     # Reachability first, with hellos that also start their versions' elimination: TLS 1.2,
     # and TLS 1.0 for legacy servers that hang on modern hellos. When neither gets through,
@@ -868,6 +910,8 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
     if len(failures) == len(openers) and all(f.reason in _NO_ROUTE for f in failures):
         worst = min(failures, key=lambda f: _REASON_RANK.index(f.reason))
         return error_result(target, worst.reason, worst.message, started)
+    if ep.starttls is not None and not ep.upgraded:
+        return _without_starttls(ep, failures, started)
 
     sslv2_task = asyncio.ensure_future(_measure_sslv2(ep))
     outcomes = await asyncio.gather(*(_measure_version(ep, v, firsts.get(v)) for v in TLS_VERSIONS))
@@ -954,4 +998,43 @@ async def run(target: Target, ctx: CheckContext) -> TargetResult:
         error=None,
         tls=facts,
         duration_seconds=time.monotonic() - started,
+        starttls=_starttls_facts(ep),
     )
+
+
+def starttls_protocol(target: Target) -> str | None:
+    """The STARTTLS dialog a target's scheme asks for (smtp://, imap://, ...), if any."""
+    return target.scheme if target.scheme in STARTTLS_PROTOCOLS else None
+
+
+def _starttls_facts(ep: _Endpoint) -> StartTlsFacts | None:
+    outcome = ep.starttls_outcome
+    if ep.starttls is None or outcome is None:
+        return None
+    protocol = "smtp" if ep.starttls == "submission" else ep.starttls
+    return StartTlsFacts(
+        protocol=protocol,
+        offered=outcome.upgraded,
+        advertised=outcome.advertised,
+        reply=outcome.reply,
+    )
+
+
+def _without_starttls(ep: _Endpoint, failures: list[ProbeFailed], started: float) -> TargetResult:
+    """A STARTTLS target whose openers never got to TLS: plaintext only (a completed result
+    the profile judges), or an error when the dialog itself failed."""
+    facts = _starttls_facts(ep)
+    if facts is not None:  # the server answered the upgrade command, and said no
+        return TargetResult(
+            target=ep.target,
+            status=Status.COMPLETED,
+            error=None,
+            tls=None,
+            duration_seconds=time.monotonic() - started,
+            starttls=facts,
+        )
+    worst = min(
+        failures,
+        key=lambda f: _REASON_RANK.index(f.reason) if f.reason in _REASON_RANK else 99,
+    )
+    return error_result(ep.target, worst.reason, worst.message, started)

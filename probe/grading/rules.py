@@ -26,6 +26,7 @@ from probe.model import (
     TLS_VERSION_LABELS,
     CertificateFacts,
     Finding,
+    StartTlsFacts,
     Status,
     TargetResult,
     TlsFacts,
@@ -812,10 +813,30 @@ def vulnerabilities_forbidden(params: Params, facts: TlsFacts, now: datetime) ->
     return [(DESCRIPTIONS[name], name) for name in _strs(params, "names") if found.get(name)]
 
 
+def early_data_forbidden(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    """TLS 1.3 0-RTT accepted (--deep only): early data can be replayed (RFC 8446 section 8)."""
+    if facts.resumption is None or facts.resumption.early_data is not True:
+        return []
+    return [("TLS 1.3 0-RTT early data is accepted: it can be replayed", "early_data")]
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 
 _MIN_BITS = "the smallest acceptable size in bits"
+
+
+def starttls_offered(
+    params: Mapping[str, ParamValue], facts: StartTlsFacts, now: datetime
+) -> list[Violation]:
+    if facts.offered:
+        return []
+    if facts.advertised:
+        message = f"{facts.protocol} advertises STARTTLS but refuses it: plaintext only"
+    else:
+        message = f"{facts.protocol} offers no upgrade to TLS (STARTTLS): plaintext only"
+    return [(message, facts.reply)]
+
 
 RULES: dict[str, Rule] = {
     rule.name: rule
@@ -1071,6 +1092,13 @@ RULES: dict[str, Rule] = {
             applies_to=("ike",),
         ),
         Rule(
+            "starttls_offered",
+            "a STARTTLS target (smtp://, imap://, ...) accepts the upgrade to TLS",
+            {},
+            starttls_offered,
+            applies_to=("starttls",),
+        ),
+        Rule(
             "sstp_requires_tls",
             "SSTP is not answered over plain TCP",
             {},
@@ -1226,7 +1254,7 @@ def _incomplete(result: TargetResult) -> Iterator[Finding]:
 
 
 # The kinds of facts a requirement can apply to: TargetResult attributes.
-FACT_KINDS: tuple[str, ...] = ("tls", "smb", "ike", "sstp")
+FACT_KINDS: tuple[str, ...] = ("tls", "smb", "ike", "sstp", "starttls")
 
 
 def _findings(profile: Profile, result: TargetResult, now: datetime) -> Iterator[Finding]:

@@ -91,6 +91,7 @@ async def fetch_chain(
     timeout: float,
     tls13_only: bool = True,
     cipher_list: str | None = None,
+    starttls: str | None = None,
 ) -> FullHandshakeResult:
     """Complete one handshake with host:port and return the served chain.
 
@@ -98,7 +99,8 @@ async def fetch_chain(
     (an OpenSSL cipher string such as RSA_ONLY_CIPHERS; DEFAULT_CIPHERS when None), which is how
     an RSA or an ECDSA certificate is asked for. SNI is sent when server_name is a DNS name.
     Raises FullHandshakeError (reason refused, timeout, reset, not_tls, protocol_error, dns,
-    unreachable) within about `timeout` seconds.
+    unreachable) within about `timeout` seconds. ``starttls`` names a probe.codecs.starttls
+    dialog ("smtp", "imap", ...) run before the handshake, within the same deadline.
     """
     if timeout <= 0:
         raise ValueError("timeout must be positive")
@@ -120,7 +122,9 @@ async def fetch_chain(
     remaining = max(deadline - time.monotonic(), 0.0)
     try:
         return await asyncio.wait_for(
-            asyncio.to_thread(_handshake, addresses, context, sni, deadline),
+            asyncio.to_thread(
+                _handshake, addresses, context, sni, deadline, starttls, server_name or host
+            ),
             remaining + _GRACE_SECONDS,
         )
     except TimeoutError:
@@ -171,9 +175,13 @@ def _handshake(
     context: SSL.Context,
     sni: bytes | None,
     deadline: float,
+    starttls: str | None = None,
+    domain: str = "",
 ) -> FullHandshakeResult:
     sock = _connect(addresses, deadline)
     try:
+        if starttls is not None:
+            _upgrade(sock, starttls, domain, deadline)
         sock.setblocking(False)
         connection = SSL.Connection(context, sock)
         if sni is not None:
@@ -196,6 +204,20 @@ def _handshake(
         )
     finally:
         sock.close()
+
+
+def _upgrade(sock: socket.socket, protocol: str, domain: str, deadline: float) -> None:
+    from probe.codecs.starttls import StartTlsDialog, StartTlsError
+    from probe.net.starttls import negotiate_blocking
+
+    try:
+        outcome = negotiate_blocking(sock, StartTlsDialog(protocol, domain), deadline)
+    except StartTlsError as exc:
+        raise FullHandshakeError(ErrorReason.PROTOCOL_ERROR, f"STARTTLS: {exc}") from None
+    except OSError as exc:
+        raise _os_error(exc, "STARTTLS") from None
+    if not outcome.upgraded:
+        raise FullHandshakeError(ErrorReason.PROTOCOL_ERROR, f"STARTTLS refused: {outcome.reply}")
 
 
 def _connect(

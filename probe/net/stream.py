@@ -152,6 +152,12 @@ class Conversation:
         self._protocol = protocol
         self._timeouts = timeouts
 
+    def send(self, data: bytes) -> None:
+        """Write without reading an answer (a request the peer does not answer)."""
+        if self._protocol.transport is None or not self._protocol.open:
+            raise TransportError(ErrorReason.RESET, "the peer closed the connection")
+        self._protocol.transport.write(data)
+
     async def exchange(self, request: bytes, reader: ResponseReader) -> None:
         """Send ``request`` and feed the answer to ``reader`` until it is done (or the peer
         closes). The whole answer must arrive within the read timeout: a server trickling a

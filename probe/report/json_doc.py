@@ -22,9 +22,11 @@ from probe.model import (
     IkeAlgorithms,
     IkeFacts,
     IkeSuite,
+    ResumptionFacts,
     SmbAuthFacts,
     SmbFacts,
     SstpFacts,
+    StartTlsFacts,
     Status,
     TargetResult,
     TlsExtensionFacts,
@@ -64,6 +66,7 @@ def target_to_dict(result: TargetResult) -> JsonObject:
         "smb": None if result.smb is None else _smb(result.smb),
         "ike": None if result.ike is None else _ike(result.ike),
         "sstp": None if result.sstp is None else _sstp(result.sstp),
+        "starttls": None if result.starttls is None else _starttls(result.starttls),
         "grade": result.grade,
         "grade_caps": [_grade_cap(c) for c in result.grade_caps],
     }
@@ -116,6 +119,15 @@ def _ike(facts: IkeFacts) -> JsonObject:
         "ikev2_offers": facts.ikev2_offers,
         "datagrams": facts.datagrams,
         "incomplete": dict(facts.incomplete),
+    }
+
+
+def _starttls(facts: StartTlsFacts) -> JsonObject:
+    return {
+        "protocol": facts.protocol,
+        "offered": facts.offered,
+        "advertised": facts.advertised,
+        "reply": facts.reply,
     }
 
 

@@ -107,6 +107,8 @@ def _summary_row(result: TargetResult) -> _Row:
     if result.sstp is not None:
         return _sstp_row(result, result.sstp)
     versions, marked = _versions_cell(result.tls)
+    if result.starttls is not None and not result.starttls.offered:
+        versions = Text("plaintext only (no STARTTLS)", style="bold red")
     return _Row(
         target=Text(result.target.given),
         scan=_scan_cell(result),

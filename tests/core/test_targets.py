@@ -22,12 +22,36 @@ from probe.targets import TargetError, collect_targets, iter_lines, parse_target
         ("https://www.example.org/", "www.example.org", 443, "www.example.org"),
         ("HTTPS://www.example.org:8443", "www.example.org", 8443, "www.example.org"),
         ("bücher.example", "bücher.example", 443, "xn--bcher-kva.example"),
+        ("smtp://mx.example.org", "mx.example.org", 25, "mx.example.org"),
+        ("submission://mx.example.org", "mx.example.org", 587, "mx.example.org"),
+        ("IMAP://10.0.0.5", "10.0.0.5", 143, None),
+        ("pop3://mail.example.org:1110", "mail.example.org", 1110, "mail.example.org"),
+        ("ftp://[2001:db8::1]", "2001:db8::1", 21, None),
+        ("ldap://dc1.example.org", "dc1.example.org", 389, "dc1.example.org"),
+        ("xmpp://chat.example.org", "chat.example.org", 5222, "chat.example.org"),
+        ("postgres://db.example.org", "db.example.org", 5432, "db.example.org"),
+        ("mysql://db.example.org", "db.example.org", 3306, "db.example.org"),
+        ("smtps://mx.example.org", "mx.example.org", 465, "mx.example.org"),
+        ("imaps://mx.example.org", "mx.example.org", 993, "mx.example.org"),
+        ("pop3s://mx.example.org", "mx.example.org", 995, "mx.example.org"),
+        ("ldaps://dc1.example.org", "dc1.example.org", 636, "dc1.example.org"),
+        ("ftps://files.example.org", "files.example.org", 990, "files.example.org"),
     ],
 )
 def test_accepted_forms(text: str, host: str, port: int, sni: str | None) -> None:
     [target] = parse_target(text)
     assert (target.host, target.port, target.server_name, target.check) == (host, port, sni, "tls")
     assert target.given == text
+
+
+def test_starttls_schemes_pick_their_dialog() -> None:
+    from probe.checks.tls import starttls_protocol
+
+    assert [starttls_protocol(t) for t in parse_target("Smtp://mx.example.org")] == ["smtp"]
+    assert [starttls_protocol(t) for t in parse_target("submission://mx")] == ["submission"]
+    # Implicit TLS and plain TLS targets speak TLS at once.
+    for text in ("smtps://mx.example.org", "tls://mx.example.org:25", "mx.example.org"):
+        assert [starttls_protocol(t) for t in parse_target(text)] == [None]
 
 
 @pytest.mark.parametrize(

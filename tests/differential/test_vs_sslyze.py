@@ -119,12 +119,16 @@ def run_probe(host: str, port: int) -> TargetResult:
     return results[0]
 
 
-def run_sslyze(host: str, port: int) -> dict[str, SslyzeVersion]:
-    """sslyze's six cipher suite scan commands, one connection at a time (see module doc)."""
+def run_sslyze(
+    host: str, port: int, network: ServerNetworkConfiguration | None = None
+) -> dict[str, SslyzeVersion]:
+    """sslyze's six cipher suite scan commands, one connection at a time (see module doc).
+    ``network`` replaces the default settings (e.g. to speak STARTTLS first)."""
     scanner = Scanner(per_server_concurrent_connections_limit=1, concurrent_server_scans_limit=1)
     request = ServerScanRequest(
         server_location=ServerNetworkLocation(hostname=SERVER_NAME, port=port, ip_address=host),
-        network_configuration=ServerNetworkConfiguration(
+        network_configuration=network
+        or ServerNetworkConfiguration(
             tls_server_name_indication=SERVER_NAME, network_timeout=10, network_max_retries=2
         ),
         scan_commands={command for command, _, _ in VERSIONS.values()},

@@ -82,7 +82,7 @@ def test_profile_loads_with_prefixed_ids_and_references(name: str) -> None:
     assert len(profile.requirements) >= 10
     for req in profile.requirements:
         assert req.id.startswith(PREFIXES[name]), req.id
-        assert req.applies_to == "tls"
+        assert req.applies_to in ("tls", "starttls")
         assert set(req.params) == set(RULES[req.rule].params)
         assert "https://" in req.reference, req.id
         assert req.rationale.endswith("."), req.id
