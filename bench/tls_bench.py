@@ -3,6 +3,7 @@
 
     python3 bench/tls_bench.py                 # single server + 25-endpoint mass case
     python3 bench/tls_bench.py --mass 100 --runs 3
+    python3 bench/tls_bench.py --only deep,https --runs 2
 
 Runs itself inside a fresh network namespace (``unshare --net``, needs root) so that the
 kernel's TCP counters (/proc/net/snmp ActiveOpens) count exactly the connections each tool
@@ -11,6 +12,15 @@ opens, and nothing else on the machine can disturb them or be disturbed.
 Single server: ``openssl s_server`` with TLS 1.2 + 1.3, RSA-2048 and OpenSSL's default suites.
 Every tool does a full grade: protocol versions, every cipher suite, the certificate.
 Mass case: one nginx listening on N loopback ports, graded the same way by probe and sslyze.
+
+Deep case (issue 6 "Speed"): ``--deep`` on an ``openssl s_server -www`` (HTTP, so sslyze's
+0-RTT test gets its answer): probe with and without ``--deep`` (both ``--no-groups``; the
+difference is the deep checks' cost), sslyze with only the scan commands --deep runs, and
+sslyze's own full default scan (every scan command) of the same server.
+
+HTTPS case: nginx with HSTS on TLS and a plain-HTTP server block redirecting to https, scanned
+as ``https://127.0.0.1:PORT`` (with ``--http-port``: the HTTPS-enforcement requests) and as
+``tls://127.0.0.1:PORT`` (none); the difference is the HTTPS-enforcement checks' cost.
 """
 
 from __future__ import annotations
@@ -283,6 +293,101 @@ def mass(workdir: Path, count: int, runs: int) -> list[dict[str, object]]:
         stop_nginx(server)
 
 
+# What probe's --deep asks sslyze for (probe.checks.tls_deep), as sslyze CLI options.
+SSLYZE_DEEP_ONLY = [
+    "--heartbleed",
+    "--openssl_ccs",
+    "--robot",
+    "--reneg",
+    "--fallback",
+    "--resum",
+    "--resum_attempts",
+    "2",
+    "--early_data",
+]
+
+
+def deep(workdir: Path, runs: int) -> list[dict[str, object]]:
+    key, cert = make_cert(workdir)
+    port = free_port()
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-accept", str(port), "-key", str(key), "-cert", str(cert),
+         "-no_tls1", "-no_tls1_1", "-www", "-quiet"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_listening(port)
+        target = f"127.0.0.1:{port}"
+        out = str(workdir / "deep.json")
+        base = ["scan", target, "--no-progress", "--no-groups", "--json", out]
+        tools = [
+            ("probe --no-groups", probe_command(base)),
+            ("probe --no-groups --deep", probe_command([*base, "--deep"])),
+            ("sslyze deep commands", [sys.executable, "-m", "sslyze", *SSLYZE_DEEP_ONLY, target]),
+            ("sslyze full default", [sys.executable, "-m", "sslyze", target]),
+        ]
+        return [measure(name, argv, runs) for name, argv in tools]
+    finally:
+        server.kill()
+        server.wait()
+
+
+HTTPS_CONF = """
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log crit;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{tls} ssl;
+    server_name localhost;
+    ssl_certificate {cert}; ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
+    return 204;
+  }}
+  server {{
+    listen 127.0.0.1:{http};
+    server_name localhost;
+    return 301 https://$host:{tls}$request_uri;
+  }}
+}}
+"""
+
+
+def https(workdir: Path, runs: int) -> list[dict[str, object]]:
+    key, cert = make_cert(workdir)
+    tls_port, http_port = free_port(), free_port()
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        HTTPS_CONF.format(dir=workdir, tls=tls_port, http=http_port, cert=cert, key=key)
+    )
+    server = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-g", "daemon off; user root;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_listening(tls_port)
+        wait_listening(http_port)
+        out = str(workdir / "https.json")
+        common = ["--no-progress", "--no-groups", "--ca-file", str(cert), "--json", out]
+        https_target = ["scan", f"https://127.0.0.1:{tls_port}", "--http-port", str(http_port)]
+        tools = [
+            ("probe https:// (HSTS+80)", probe_command([*https_target, *common])),
+            ("probe tls://", probe_command(["scan", f"tls://127.0.0.1:{tls_port}", *common])),
+        ]
+        return [measure(name, argv, runs) for name, argv in tools]
+    finally:
+        stop_nginx(server)
+
+
+CASES = ("single", "mass", "deep", "https")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -291,22 +396,37 @@ def main() -> int:
     parser.add_argument(
         "--mass", type=int, default=25, help="endpoints in the mass case (0 skips it)"
     )
+    parser.add_argument(
+        "--only",
+        default=",".join(CASES),
+        help=f"comma-separated cases to run, of {', '.join(CASES)} (default: all)",
+    )
     parser.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    if only - set(CASES):
+        parser.error(f"unknown case(s): {', '.join(sorted(only - set(CASES)))}")
     if not args.in_namespace:
-        return rerun_in_namespace(__file__, ["--runs", str(args.runs), "--mass", str(args.mass)])
+        forwarded = ["--runs", str(args.runs), "--mass", str(args.mass), "--only", args.only]
+        return rerun_in_namespace(__file__, forwarded)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     os.chdir(ROOT)
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="probe-bench-") as tmp:
-        rows += single_server(Path(tmp), args.runs)
-        if args.mass:
+        if "single" in only:
+            rows += single_server(Path(tmp), args.runs)
+        if args.mass and "mass" in only:
             mass_dir = Path(tmp) / "mass"
             mass_dir.mkdir()
             rows += mass(mass_dir, args.mass, max(1, args.runs // 2))
-    print(f"{'tool':<24} {'wall s (median)':>16} {'TCP connections':>16}")
+        for case, run in (("deep", deep), ("https", https)):
+            if case in only:
+                case_dir = Path(tmp) / case
+                case_dir.mkdir()
+                rows += run(case_dir, args.runs)
+    print(f"{'tool':<28} {'wall s (median)':>16} {'TCP connections':>16}")
     for row in rows:
-        print(f"{row['tool']:<24} {row['wall_s']:>16.2f} {row['connections']:>16}")
+        print(f"{row['tool']:<28} {row['wall_s']:>16.2f} {row['connections']:>16}")
     return 0
 
 

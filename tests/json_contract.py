@@ -48,7 +48,18 @@ TLS_KEYS = [
     "hsts_header",
     "hsts_problem",
     "http_location",
+    "resumption",
     "vulnerabilities",
+]
+# tls.resumption, when not null (--deep only)
+TLS_RESUMPTION_KEYS = [
+    "session_id",
+    "session_id_resumed",
+    "session_id_attempts",
+    "tickets",
+    "tickets_resumed",
+    "tickets_attempts",
+    "early_data",
 ]
 # tls.hsts, when not null
 TLS_HSTS_KEYS = ["max_age", "include_subdomains", "preload"]

@@ -879,11 +879,12 @@ async def _with_deep_checks(ep: _Endpoint, facts: TlsFacts) -> TlsFacts:
 
     from probe.checks.tls_deep import measure
 
-    verdicts, incomplete = await measure(ep.target, ep.address, ep.ctx)
+    deep = await measure(ep.target, ep.address, ep.ctx)
     return replace(
         facts,
-        incomplete={**facts.incomplete, **incomplete},
-        deep_vulnerabilities=verdicts,
+        incomplete={**facts.incomplete, **deep.incomplete},
+        deep_vulnerabilities=deep.verdicts,
+        resumption=deep.resumption,
     )
 
 

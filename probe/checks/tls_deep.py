@@ -1,26 +1,57 @@
 """``--deep``: the vulnerability checks that need attack handshakes, run by sslyze (issue 6).
 
-Heartbleed, OpenSSL CCS injection, ROBOT, client-initiated renegotiation and TLS_FALLBACK_SCSV
-are measured by sslyze's scan commands in a worker thread (sslyze is synchronous), while the
-scan holds one per-host connection slot: sslyze is told to open one connection at a time, with
-probe's timeout and retries. sslyze is imported only here, and only when ``--deep`` is given
-(it takes long to import).
+Heartbleed, OpenSSL CCS injection, ROBOT, client-initiated renegotiation, TLS_FALLBACK_SCSV,
+session resumption and TLS 1.3 early data are measured by sslyze's scan commands in a worker
+thread (sslyze is synchronous), while the scan holds one per-host connection slot: sslyze is
+told to open one connection at a time, with probe's timeout and retries. sslyze is imported
+only here, and only when ``--deep`` is given (it takes long to import).
 
 Verdicts follow tls.vulnerabilities' convention: True when exposed, False when not, None when
 sslyze could not tell; why goes to ``incomplete["deep"]`` (sslyze could not connect, or
-failed) or ``incomplete["deep <name>"]`` (one scan command failed). Never raises.
+failed) or ``incomplete["deep <name>"]`` (one scan command failed). Resumption and 0-RTT are
+facts (``ResumptionFacts``), not verdicts. Never raises.
+
+Cost (bench/tls_bench.py, loopback s_server): 33 TCP connections in all, sslyze's
+connectivity test included. Resumption takes 4 per attempt (a fresh session and its
+resumption, once with session IDs and once with tickets), so probe asks for
+RESUMPTION_ATTEMPTS instead of sslyze's 5; early data takes 2.
+
+sslyze's early-data test sends an HTTP GET and reads the answer to get the session ticket: a
+server that does not answer HTTP (or closes first) gives False, or a failure (incomplete).
+sslyze closes its connections without a close_notify, which OpenSSL 3 servers that do not
+ignore an unexpected EOF take as fatal: they drop that session from their cache, so session
+IDs read as not resumed there (ResumptionFacts).
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from probe.checks.context import CheckContext
 from probe.checks.tls_vulns import DEEP_VULNERABILITIES
-from probe.model import Target
+from probe.codecs.starttls import PROTOCOLS as STARTTLS_PROTOCOLS
+from probe.model import ResumptionFacts, Target
 
 Verdicts = dict[str, bool | None]
+
+# Two attempts per mechanism: enough to tell "resumes" from "never resumes", and a partial
+# rate (some of 2) still shows; sslyze's default 5 would add 12 handshakes for little.
+RESUMPTION_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class DeepResult:
+    """What --deep measured on one endpoint."""
+
+    verdicts: Verdicts  # every DEEP_VULNERABILITIES name
+    resumption: ResumptionFacts | None  # None: sslyze could not connect or failed
+    incomplete: dict[str, str]
+
+    @classmethod
+    def failed(cls, why: str) -> DeepResult:
+        return cls(dict.fromkeys(DEEP_VULNERABILITIES), None, {"deep": why})
 
 
 def _verdict(name: str, result: Any) -> bool | None:
@@ -41,12 +72,52 @@ def _verdict(name: str, result: Any) -> bool | None:
     return not result.supports_fallback_scsv  # fallback_scsv
 
 
-def _scan(
-    target: Target, address: str, timeout: float, retries: int
-) -> tuple[Verdicts, dict[str, str]]:
-    """sslyze's five scan commands, synchronously (in a worker thread)."""
+def _failure(attempt: Any) -> str:
+    reason = attempt.error_reason.value if attempt.error_reason is not None else "failed"
+    trace = attempt.error_trace
+    detail = f": {str(trace).strip()}" if trace is not None and str(trace).strip() else ""
+    return f"sslyze {reason}{detail}"
+
+
+def _resumption(session: Any, early: Any, incomplete: dict[str, str]) -> ResumptionFacts:
+    """The two fact commands' attempts as ResumptionFacts; a failed one is left unmeasured."""
+    from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
+
+    def done(attempt: Any) -> bool:
+        return (
+            attempt.status is ScanCommandAttemptStatusEnum.COMPLETED and attempt.result is not None
+        )
+
+    counts = (0, 0, 0, 0)
+    if done(session):
+        r = session.result
+        counts = (
+            r.session_id_successful_resumptions_count,
+            r.session_id_attempted_resumptions_count,
+            r.tls_ticket_successful_resumptions_count,
+            r.tls_ticket_attempted_resumptions_count,
+        )
+    else:
+        incomplete["deep resumption"] = _failure(session)
+    early_data: bool | None = None
+    if done(early):
+        early_data = bool(early.result.supports_early_data)
+    elif early.status is not ScanCommandAttemptStatusEnum.NOT_SCHEDULED:
+        incomplete["deep early_data"] = _failure(early)
+    return ResumptionFacts(*counts, early_data=early_data)
+
+
+def _scan(target: Target, address: str, timeout: float, retries: int) -> DeepResult:
+    """sslyze's scan commands, synchronously (in a worker thread)."""
     from sslyze.plugins.scan_commands import ScanCommand
-    from sslyze.scanner.models import ServerConnectivityStatusEnum, ServerScanRequest
+    from sslyze.plugins.session_resumption.implementation import (
+        SessionResumptionSupportExtraArgument,
+    )
+    from sslyze.scanner.models import (
+        ScanCommandsExtraArguments,
+        ServerConnectivityStatusEnum,
+        ServerScanRequest,
+    )
     from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
     from sslyze.scanner.scanner import Scanner
     from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
@@ -58,45 +129,70 @@ def _scan(
         "client_renegotiation": (ScanCommand.SESSION_RENEGOTIATION, "session_renegotiation"),
         "fallback_scsv": (ScanCommand.TLS_FALLBACK_SCSV, "tls_fallback_scsv"),
     }
+    from probe.checks import https
+
+    facts = {ScanCommand.SESSION_RESUMPTION}
+    if https.applies(target):
+        # sslyze gets the ticket for its 0-RTT attempt with "GET /": HTTPS targets only.
+        facts.add(ScanCommand.TLS_1_3_EARLY_DATA)
+    from sslyze.connection_helpers.opportunistic_tls_helpers import (
+        ProtocolWithOpportunisticTlsEnum,
+    )
+
     name = target.server_name or target.host
+    opportunistic = None
+    if target.scheme in STARTTLS_PROTOCOLS:
+        # sslyze speaks every probe STARTTLS dialog but MySQL's.
+        sslyze_name = "SMTP" if target.scheme == "submission" else target.scheme.upper()
+        if sslyze_name not in ProtocolWithOpportunisticTlsEnum.__members__:
+            return DeepResult.failed(f"sslyze has no STARTTLS for {target.scheme}")
+        opportunistic = ProtocolWithOpportunisticTlsEnum[sslyze_name]
     request = ServerScanRequest(
         server_location=ServerNetworkLocation(hostname=name, port=target.port, ip_address=address),
         network_configuration=ServerNetworkConfiguration(
             tls_server_name_indication=name,
+            tls_opportunistic_encryption=opportunistic,
+            xmpp_to_hostname=name
+            if opportunistic is ProtocolWithOpportunisticTlsEnum.XMPP
+            else None,
+            smtp_ehlo_hostname=(
+                "probe.invalid" if opportunistic is ProtocolWithOpportunisticTlsEnum.SMTP else None
+            ),
             network_timeout=max(1, round(timeout)),
             network_max_retries=retries,
         ),
-        scan_commands={command for command, _ in commands.values()},
+        scan_commands={command for command, _ in commands.values()} | facts,
+        scan_commands_extra_arguments=ScanCommandsExtraArguments(
+            session_resumption=SessionResumptionSupportExtraArgument(
+                number_of_resumptions_to_attempt=RESUMPTION_ATTEMPTS
+            )
+        ),
     )
-    verdicts: Verdicts = dict.fromkeys(DEEP_VULNERABILITIES)
-    incomplete: dict[str, str] = {}
     scanner = Scanner(per_server_concurrent_connections_limit=1, concurrent_server_scans_limit=1)
     scanner.queue_scans([request])
     (result,) = list(scanner.get_results())
     if result.connectivity_status is not ServerConnectivityStatusEnum.COMPLETED:
         trace = result.connectivity_error_trace
         why = str(trace).strip() if trace is not None else "no connection"
-        incomplete["deep"] = f"sslyze could not connect: {why}"
-        return verdicts, incomplete
+        return DeepResult.failed(f"sslyze could not connect: {why}")
     if result.scan_result is None:
-        incomplete["deep"] = f"sslyze scan {result.scan_status.value}"
-        return verdicts, incomplete
+        return DeepResult.failed(f"sslyze scan {result.scan_status.value}")
+    verdicts: Verdicts = dict.fromkeys(DEEP_VULNERABILITIES)
+    incomplete: dict[str, str] = {}
     for key, (_, attribute) in commands.items():
         attempt = getattr(result.scan_result, attribute)
         if attempt.status is ScanCommandAttemptStatusEnum.COMPLETED and attempt.result is not None:
             verdicts[key] = _verdict(key, attempt.result)
         else:
-            reason = attempt.error_reason.value if attempt.error_reason is not None else "failed"
-            trace = attempt.error_trace
-            detail = f": {str(trace).strip()}" if trace is not None and str(trace).strip() else ""
-            incomplete[f"deep {key}"] = f"sslyze {reason}{detail}"
-    return verdicts, incomplete
+            incomplete[f"deep {key}"] = _failure(attempt)
+    resumption = _resumption(
+        result.scan_result.session_resumption, result.scan_result.tls_1_3_early_data, incomplete
+    )
+    return DeepResult(verdicts, resumption, incomplete)
 
 
-async def measure(
-    target: Target, address: str, ctx: CheckContext
-) -> tuple[Verdicts, dict[str, str]]:
-    """The deep verdicts for one endpoint and what could not be measured. Never raises."""
+async def measure(target: Target, address: str, ctx: CheckContext) -> DeepResult:
+    """What --deep measures on one endpoint, and what could not be measured. Never raises."""
     options = ctx.options
     try:
         async with ctx.limits.slot(address, target.port):
@@ -104,4 +200,4 @@ async def measure(
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # sslyze missing or broken: a result, not a crash
-        return dict.fromkeys(DEEP_VULNERABILITIES), {"deep": f"sslyze: {type(exc).__name__}: {exc}"}
+        return DeepResult.failed(f"sslyze: {type(exc).__name__}: {exc}")

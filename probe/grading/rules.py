@@ -949,6 +949,12 @@ RULES: dict[str, Rule] = {
             vulnerabilities_forbidden,
         ),
         Rule(
+            "early_data_forbidden",
+            "the server does not accept TLS 1.3 0-RTT early data (measured with --deep only)",
+            {},
+            early_data_forbidden,
+        ),
+        Rule(
             "signature_hash_forbidden",
             "no certificate (leaf or chain) is signed with a listed hash",
             {"hashes": Param("hashes", "hash names", default=("sha1", "md5"))},

@@ -275,8 +275,24 @@ def _tls(facts: TlsFacts) -> JsonObject:
         "hsts_header": facts.hsts_header,
         "hsts_problem": facts.hsts_problem,
         "http_location": facts.http_location,
+        # --deep only (probe.checks.tls_deep); null otherwise
+        "resumption": _resumption(facts.resumption),
         # derived from the facts above (probe.checks.tls_vulns); no connection of its own
         "vulnerabilities": _vulnerabilities(facts),
+    }
+
+
+def _resumption(r: ResumptionFacts | None) -> JsonObject | None:
+    if r is None:
+        return None
+    return {
+        "session_id": r.session_id,
+        "session_id_resumed": r.session_id_resumed,
+        "session_id_attempts": r.session_id_attempts,
+        "tickets": r.tickets,
+        "tickets_resumed": r.ticket_resumed,
+        "tickets_attempts": r.ticket_attempts,
+        "early_data": r.early_data,
     }
 
 

@@ -350,6 +350,19 @@ def _modern_like(name: str, cert: str, description: str) -> SServerConfig:
     )
 
 
+def _resumption_like(name: str, arg: str, extension: str, description: str) -> SServerConfig:
+    """Modern settings with one resumption mechanism switched off (for --deep's facts)."""
+    config = _modern_like(name, "rsa2048", f"modern settings, {arg}: {description}")
+    extensions = {**config.expected["extensions"], extension: False}
+    return SServerConfig(
+        name,
+        config.description,
+        config.cert,
+        lambda c: ["-min_protocol", "TLSv1.2", arg],
+        {**config.expected, "extensions": extensions},
+    )
+
+
 S_SERVER_CONFIGS: dict[str, SServerConfig] = {
     c.name: c
     for c in [
@@ -566,6 +579,9 @@ S_SERVER_CONFIGS: dict[str, SServerConfig] = {
                 },
             },
         ),
+        _resumption_like("no_ticket", "-no_ticket", "session_tickets", "no TLS 1.2 tickets"),
+        # -no_cache: the ServerHello names no session (session_id false)
+        _resumption_like("no_cache", "-no_cache", "session_id", "no session-ID cache"),
         SServerConfig(
             "ffdhe3072",
             "TLS 1.2 + 1.3, -groups ffdhe3072:X25519, DHE-RSA suites only (TLS 1.2) with the "
@@ -734,6 +750,7 @@ def nginx_config(
     ecdh_curve: str | None = None,
     hsts: str | None = None,
     plain_http: str | None = None,
+    early_data: bool = False,
 ) -> str:
     http_block = ""
     if plain_http is not None:  # the last port is the plain-HTTP one
@@ -748,6 +765,9 @@ def nginx_config(
         ssl_extra += f"        ssl_ecdh_curve {ecdh_curve};\n"
     if hsts is not None:
         ssl_extra += f'        add_header Strict-Transport-Security "{hsts}" always;\n'
+    # 0-RTT needs a resumable TLS 1.3 session (the lab's default has neither cache nor tickets)
+    cache = "shared:probe:1m" if early_data else "off"
+    tickets = "on;\n        ssl_early_data on" if early_data else "off"
     return f"""{user}daemon off;
 master_process on;
 worker_processes {worker_processes};
@@ -771,8 +791,8 @@ http {{
         ssl_certificate_key {cert.key};
         ssl_protocols {protocols};
 {ssl_extra}        ssl_prefer_server_ciphers on;
-        ssl_session_cache off;
-        ssl_session_tickets off;
+        ssl_session_cache {cache};
+        ssl_session_tickets {tickets};
         location / {{
             return 200 "probe lab\\n";
         }}
@@ -830,6 +850,7 @@ def nginx_tls(
     ecdh_curve: str | None = None,
     hsts: str | None = None,
     plain_http: str | None = None,
+    early_data: bool = False,
 ) -> Iterator[NginxServer]:
     """nginx serving TLS on ``ports_count`` loopback ports at once (one server block).
 
@@ -838,7 +859,8 @@ def nginx_tls(
     ``ecdh_curve`` goes to ``ssl_ecdh_curve`` (OpenSSL's groups list, e.g. ``X25519:secp521r1``).
     ``hsts`` adds that Strict-Transport-Security value (``always``: on every answer);
     ``plain_http`` (a key of :data:`NGINX_PLAIN_HTTP`) adds a plain-HTTP server block on one
-    more kernel-picked port (``NginxServer.http_port``).
+    more kernel-picked port (``NginxServer.http_port``). ``early_data`` turns the session cache,
+    session tickets and ``ssl_early_data`` (TLS 1.3 0-RTT) on.
     The generated config is checked with ``nginx -t`` first.
     """
     global _nginx_counter
@@ -863,6 +885,7 @@ def nginx_tls(
                 ecdh_curve=ecdh_curve,
                 hsts=hsts,
                 plain_http=plain_http,
+                early_data=early_data,
             )
         )
         check = subprocess.run(
