@@ -38,6 +38,12 @@ class ErrorReason(StrEnum):
 
 # Labels used in JSON and tables, in ascending order of age.
 TLS_VERSION_LABELS: tuple[str, ...] = ("SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+# CertificateFacts.trust_stores keys: the system store, the public stores sslyze ships
+# (probe.trust.PUBLIC_STORES) and "custom" (--ca-file). Here, not in probe.trust, so that
+# validating a profile does not import OpenSSL.
+TRUST_STORE_NAMES: tuple[str, ...] = (
+    "system", "mozilla", "apple", "android", "microsoft", "java", "custom",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,14 @@ class Target:
     # The scheme the user wrote ("https", "tls", ...), None for a bare host. The TLS check
     # measures HTTPS enforcement (HSTS, plain HTTP) for "https" and for bare hosts on 443.
     scheme: str | None = None
+
+    @property
+    def expects_https(self) -> bool:
+        """HTTPS enforcement (HSTS, the plain-HTTP side) is measured for https:// targets and
+        bare hosts on port 443."""
+        if self.check != "tls":
+            return False
+        return self.scheme == "https" or (self.scheme is None and self.port == 443)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 
 from OpenSSL import crypto
 
+from probe.model import TRUST_STORE_NAMES
+
 __all__ = [
     "PUBLIC_STORES",
     "STORE_NAMES",
@@ -51,7 +53,7 @@ PUBLIC_STORES: dict[str, str] = {
     "java": "oracle_java.pem",
 }
 # Every name CertificateFacts.trust_stores can hold ("custom": the --ca-file).
-STORE_NAMES: tuple[str, ...] = ("system", *PUBLIC_STORES, "custom")
+STORE_NAMES: tuple[str, ...] = TRUST_STORE_NAMES  # tests keep it equal to the stores here
 
 # OpenSSL verify errors that mean "no issuer found for some certificate": the path could not be
 # built from the served certificates plus the store (x509_vfy.h values, stable since 0.9.8).

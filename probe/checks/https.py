@@ -51,9 +51,7 @@ MAX_ANSWER_BYTES = 1 << 18  # everything read on one connection (the head is cap
 
 def applies(target: Target) -> bool:
     """HTTPS enforcement is measured for https:// targets and bare hosts on port 443."""
-    if target.check != "tls":
-        return False
-    return target.scheme == "https" or (target.scheme is None and target.port == 443)
+    return target.expects_https
 
 
 @dataclass

@@ -851,6 +851,8 @@ async def _certificate_facts(ep: _Endpoint) -> tuple[CertificateFacts, ...]:
 
 async def _with_https_enforcement(ep: _Endpoint, facts: TlsFacts) -> TlsFacts:
     """HTTPS targets only: HSTS and the plain-HTTP side (probe.checks.https), added to facts."""
+    if not ep.target.expects_https:
+        return facts  # before the import: the HTTP codecs are not needed here
     from dataclasses import replace
 
     from probe.checks.https import measure

@@ -129,10 +129,8 @@ def _scan(target: Target, address: str, timeout: float, retries: int) -> DeepRes
         "client_renegotiation": (ScanCommand.SESSION_RENEGOTIATION, "session_renegotiation"),
         "fallback_scsv": (ScanCommand.TLS_FALLBACK_SCSV, "tls_fallback_scsv"),
     }
-    from probe.checks import https
-
     facts = {ScanCommand.SESSION_RESUMPTION}
-    if https.applies(target):
+    if target.expects_https:
         # sslyze gets the ticket for its 0-RTT attempt with "GET /": HTTPS targets only.
         facts.add(ScanCommand.TLS_1_3_EARLY_DATA)
     from sslyze.connection_helpers.opportunistic_tls_helpers import (

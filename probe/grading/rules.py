@@ -24,6 +24,7 @@ from probe.grading.letter import grade_target
 from probe.grading.pcap_rules import CaptureCheckFn
 from probe.model import (
     TLS_VERSION_LABELS,
+    TRUST_STORE_NAMES,
     CertificateFacts,
     Finding,
     StartTlsFacts,
@@ -249,10 +250,9 @@ def _check_list_item(kind: ParamKind, item: str) -> None:
             known = ", ".join(KNOWN_VULNERABILITIES)
             raise ParamError(f'unknown vulnerability "{item}" (known: {known})')
     elif kind == "trust_store_names":
-        from probe.trust import STORE_NAMES
-
-        if item not in STORE_NAMES:
-            raise ParamError(f'unknown trust store "{item}" (known: {", ".join(STORE_NAMES)})')
+        if item not in TRUST_STORE_NAMES:
+            known = ", ".join(TRUST_STORE_NAMES)
+            raise ParamError(f'unknown trust store "{item}" (known: {known})')
     elif kind == "group_names" and item not in _group_index()[0]:
         raise ParamError(_unknown_group(item))
     elif kind == "suite_names" and _suite_by_name(item) is None:

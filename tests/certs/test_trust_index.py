@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from OpenSSL import crypto
 
-from probe.trust import PUBLIC_STORES, _Anchors, _anchors_for, _subject_name_der
+from probe.trust import PUBLIC_STORES, STORE_NAMES, _Anchors, _anchors_for, _subject_name_der
 
 
 @pytest.mark.parametrize("store", [None, *(f"public:{name}" for name in PUBLIC_STORES)])
@@ -47,3 +47,7 @@ def test_truncated_anchor_is_skipped(data: st.DataObject) -> None:
     result = _subject_name_der(der[:cut])
     full = _subject_name_der(der)
     assert result is None or result == full
+
+
+def test_store_names_match_the_stores() -> None:
+    assert ("system", *PUBLIC_STORES, "custom") == STORE_NAMES
