@@ -2,9 +2,11 @@
 
 Heartbleed, OpenSSL CCS injection, ROBOT, client-initiated renegotiation, TLS_FALLBACK_SCSV,
 session resumption and TLS 1.3 early data are measured by sslyze's scan commands in a worker
-thread (sslyze is synchronous), while the scan holds one per-host connection slot: sslyze is
-told to open one connection at a time, with probe's timeout and retries. sslyze is imported
-only here, and only when ``--deep`` is given (it takes long to import).
+thread (sslyze is synchronous), with probe's timeout and retries. sslyze opens as many
+connections at once as the per-host cap allows (--per-host, 5 by default), and probe holds
+that many of the endpoint's slots meanwhile (``Limits.slots``), so the cap still holds;
+sslyze's own connections do not pass through --rate. sslyze is imported only here, and only
+when ``--deep`` is given (it takes about 0.5 s to import).
 
 Verdicts follow tls.vulnerabilities' convention: True when exposed, False when not, None when
 sslyze could not tell; why goes to ``incomplete["deep"]`` (sslyze could not connect, or
@@ -16,8 +18,8 @@ connectivity test included. Resumption takes 4 per attempt (a fresh session and 
 resumption, once with session IDs and once with tickets), so probe asks for
 RESUMPTION_ATTEMPTS instead of sslyze's 5; early data takes 2.
 
-sslyze's early-data test sends an HTTP GET and reads the answer to get the session ticket: a
-server that does not answer HTTP (or closes first) gives False, or a failure (incomplete).
+sslyze's early-data test sends an HTTP GET and reads the answer to get the session ticket, so
+it runs on HTTPS targets only (Target.expects_https); elsewhere early_data stays None.
 sslyze closes its connections without a close_notify, which OpenSSL 3 servers that do not
 ignore an unexpected EOF take as fatal: they drop that session from their cache, so session
 IDs read as not resumed there (ResumptionFacts).
@@ -107,7 +109,9 @@ def _resumption(session: Any, early: Any, incomplete: dict[str, str]) -> Resumpt
     return ResumptionFacts(*counts, early_data=early_data)
 
 
-def _scan(target: Target, address: str, timeout: float, retries: int) -> DeepResult:
+def _scan(
+    target: Target, address: str, timeout: float, retries: int, connections: int = 1
+) -> DeepResult:
     """sslyze's scan commands, synchronously (in a worker thread)."""
     from sslyze.plugins.scan_commands import ScanCommand
     from sslyze.plugins.session_resumption.implementation import (
@@ -166,7 +170,9 @@ def _scan(target: Target, address: str, timeout: float, retries: int) -> DeepRes
             )
         ),
     )
-    scanner = Scanner(per_server_concurrent_connections_limit=1, concurrent_server_scans_limit=1)
+    scanner = Scanner(
+        per_server_concurrent_connections_limit=connections, concurrent_server_scans_limit=1
+    )
     scanner.queue_scans([request])
     (result,) = list(scanner.get_results())
     if result.connectivity_status is not ServerConnectivityStatusEnum.COMPLETED:
@@ -193,8 +199,13 @@ async def measure(target: Target, address: str, ctx: CheckContext) -> DeepResult
     """What --deep measures on one endpoint, and what could not be measured. Never raises."""
     options = ctx.options
     try:
-        async with ctx.limits.slot(address, target.port):
-            return await asyncio.to_thread(_scan, target, address, options.timeout, options.retries)
+        # sslyze opens its own connections: it gets as many as the per-host cap allows, and
+        # holds that many of probe's slots while it runs (ROBOT and the fallback check take
+        # most of the time; in parallel they overlap).
+        async with ctx.limits.slots(address, target.port, options.per_host) as connections:
+            return await asyncio.to_thread(
+                _scan, target, address, options.timeout, options.retries, connections
+            )
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # sslyze missing or broken: a result, not a crash

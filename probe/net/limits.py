@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 
 class _RateLimiter:
@@ -44,6 +44,9 @@ class Limits:
         self._hosts: dict[tuple[str, int], tuple[asyncio.Semaphore, int]] = {}
         self._rate = _RateLimiter(rate) if rate else None
         self._half_open: dict[str, deque[float]] = {}
+        # Endpoint -> (lock, users): multi-slot holders take their slots one at a time under
+        # it, so two of them never each hold part of what the other waits for.
+        self._multi: dict[tuple[str, int], tuple[asyncio.Lock, int]] = {}
 
     def half_open_log(self, address: str) -> deque[float]:
         """When each accepted IKE offer to ``address`` was answered, across every target of the
@@ -68,3 +71,24 @@ class Limits:
                 del self._hosts[key]  # keeps memory flat over thousands of endpoints
             else:
                 self._hosts[key] = (semaphore, users - 1)
+
+    @asynccontextmanager
+    async def slots(self, address: str, port: int, count: int) -> AsyncIterator[int]:
+        """Hold ``count`` slots of the endpoint at once (at most the per-host cap), for a tool
+        that opens its own connections (sslyze under --deep); yields how many are held."""
+        count = max(1, min(count, self.per_host))
+        key = (address, port)
+        lock, users = self._multi.get(key, (asyncio.Lock(), 0))
+        self._multi[key] = (lock, users + 1)
+        try:
+            async with AsyncExitStack() as stack:
+                async with lock:
+                    for _ in range(count):
+                        await stack.enter_async_context(self.slot(address, port))
+                yield count
+        finally:
+            lock, users = self._multi[key]
+            if users <= 1:
+                del self._multi[key]
+            else:
+                self._multi[key] = (lock, users - 1)

@@ -164,6 +164,38 @@ async def test_per_host_and_global_caps_hold() -> None:
     assert peak == {"a": 2, "b": 2, "all": 3}
 
 
+async def test_multi_slot_holders_count_against_the_cap_and_never_deadlock() -> None:
+    """--deep's sslyze holds several slots of one endpoint (Limits.slots): single probes and
+    multi-slot holders together never exceed the per-host cap, and two multi-slot holders of
+    one endpoint (each wanting all of it) both finish."""
+    limits = Limits(concurrency=10, per_host=3)
+    active = 0
+    peak = 0
+
+    async def hold(count: int) -> int:
+        nonlocal active, peak
+        async with limits.slots("h", 443, count) as held:
+            active += held
+            peak = max(peak, active)
+            await asyncio.sleep(0.01)
+            active -= held
+            return held
+
+    async def single() -> None:
+        nonlocal active, peak
+        async with limits.slot("h", 443):
+            active += 1
+            peak = max(peak, active)
+            await asyncio.sleep(0.005)
+            active -= 1
+
+    async with asyncio.timeout(5):
+        results = await asyncio.gather(hold(3), *(single() for _ in range(5)), hold(9), hold(0))
+    assert results[0] == 3 and results[-2] == 3 and results[-1] == 1  # capped at per_host, >= 1
+    assert peak <= 3
+    assert not limits._multi and not limits._hosts  # nothing kept once released
+
+
 async def test_rate_limit_spaces_connections() -> None:
     limits = Limits(concurrency=10, per_host=10, rate=50)
     started = time.monotonic()
