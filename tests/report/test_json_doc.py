@@ -242,3 +242,48 @@ def test_grade_and_caps_close_each_target() -> None:
     doc["targets"][0]["grade"] = "A++"
     doc["targets"][0]["grade_caps"][0]["cap"] = "Z"
     assert len(list(validator.iter_errors(doc))) == 2
+
+
+def test_the_documented_example_keeps_the_contract() -> None:
+    """docs/json-output.md's example is a real report: it validates against the schema and
+    shows every key in the stable order, so the documentation cannot fall behind."""
+    import re
+
+    import jsonschema
+
+    from tests.json_contract import (
+        CERT_KEYS,
+        FINDING_KEYS,
+        TLS_EXTENSION_KEYS,
+        TLS_HSTS_KEYS,
+        TLS_VULNERABILITY_KEYS,
+        TOP_KEYS,
+    )
+
+    text = (SCHEMA_PATH.parent / "json-output.md").read_text(encoding="utf-8")
+    example = text.split("## Example", 1)[1]
+    block = re.search(r"```json\n(.*?)\n```", example, re.S)
+    assert block is not None
+    doc = json.loads(block.group(1))
+    jsonschema.validate(doc, _load_schema())
+    assert list(doc) == TOP_KEYS
+    tls_seen = 0
+    for entry in doc["targets"]:
+        assert list(entry) == TARGET_KEYS
+        for finding in entry["findings"]:
+            assert list(finding) == FINDING_KEYS
+        for cap in entry["grade_caps"]:
+            assert list(cap) == GRADE_CAP_KEYS
+        tls = entry["tls"]
+        if tls is None:
+            continue
+        tls_seen += 1
+        assert list(tls) == TLS_KEYS
+        for certificate in tls["certificates"]:
+            assert list(certificate) == CERT_KEYS
+        if tls["extensions"] is not None:
+            assert list(tls["extensions"]) == TLS_EXTENSION_KEYS
+        if tls["hsts"] is not None:
+            assert list(tls["hsts"]) == TLS_HSTS_KEYS
+        assert list(tls["vulnerabilities"]) == TLS_VULNERABILITY_KEYS
+    assert tls_seen and any(e["tls"] is None for e in doc["targets"])
