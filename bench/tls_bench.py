@@ -4,6 +4,7 @@
     python3 bench/tls_bench.py                 # single server + 25-endpoint mass case
     python3 bench/tls_bench.py --mass 100 --runs 3
     python3 bench/tls_bench.py --only deep,https --runs 2
+    python3 bench/tls_bench.py --only wan --rtt-ms 20 --runs 1
 
 Runs itself inside a fresh network namespace (``unshare --net``, needs root) so that the
 kernel's TCP counters (/proc/net/snmp ActiveOpens) count exactly the connections each tool
@@ -17,6 +18,10 @@ Deep case (issue 6 "Speed"): ``--deep`` on an ``openssl s_server -www`` (HTTP, s
 0-RTT test gets its answer): probe with and without ``--deep`` (both ``--no-groups``; the
 difference is the deep checks' cost), sslyze with only the scan commands --deep runs, and
 sslyze's own full default scan (every scan command) of the same server.
+
+WAN case: one nginx behind bench/delay_proxy.py, which adds ``--rtt-ms`` (20 by default) of
+round-trip time to every connection: the costs a scan across a network pays, which loopback
+hides (this kernel has no netem). probe, probe --deep, sslscan and sslyze on the same server.
 
 HTTPS case: nginx with HSTS on TLS and a plain-HTTP server block redirecting to https, scanned
 as ``https://127.0.0.1:PORT`` (with ``--http-port``: the HTTPS-enforcement requests) and as
@@ -385,7 +390,51 @@ def https(workdir: Path, runs: int) -> list[dict[str, object]]:
         stop_nginx(server)
 
 
-CASES = ("single", "mass", "deep", "https")
+def wan(workdir: Path, runs: int, rtt_ms: float) -> list[dict[str, object]]:
+    """One nginx (2 workers) behind bench/delay_proxy.py, which adds ``rtt_ms`` of round-trip
+    time: what a scan of a server across a network costs, where loopback hides it. The proxy
+    opens one upstream connection per connection it accepts, so the kernel's count is halved."""
+    key, cert = make_cert(workdir)
+    tls_port, proxy_port = free_port(), free_port()
+    listens = f"    listen 127.0.0.1:{tls_port} ssl;"
+    conf = workdir / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=workdir, listens=listens, cert=cert, key=key))
+    server = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-g", "daemon off; user root;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    proxy = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "delay_proxy.py"), str(proxy_port),
+         str(tls_port), str(rtt_ms)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_listening(tls_port)
+        wait_listening(proxy_port)
+        target = f"127.0.0.1:{proxy_port}"
+        out = str(workdir / "wan.json")
+        base = ["scan", target, "--no-progress", "--json", out, "--timeout", "10"]
+        label = f"{rtt_ms:g} ms RTT:"
+        tools = [
+            (f"{label} probe --no-groups", probe_command([*base, "--no-groups"])),
+            (f"{label} probe", probe_command(base)),
+            (f"{label} probe --no-groups --deep", probe_command([*base, "--no-groups", "--deep"])),
+            (f"{label} sslscan", ["sslscan", "--no-colour", target]),
+            (f"{label} sslyze grade", [sys.executable, "-m", "sslyze", *SSLYZE_FULL_GRADE, target]),
+            (f"{label} sslyze full default", [sys.executable, "-m", "sslyze", target]),
+        ]
+        rows = [measure(name, argv, runs) for name, argv in tools]
+        for row in rows:
+            row["connections"] = int(row["connections"]) // 2  # type: ignore[call-overload]
+        return rows
+    finally:
+        proxy.kill()
+        proxy.wait()
+        stop_nginx(server)
+
+
+CASES = ("single", "mass", "deep", "https", "wan")
 
 
 def main() -> int:
@@ -401,13 +450,17 @@ def main() -> int:
         default=",".join(CASES),
         help=f"comma-separated cases to run, of {', '.join(CASES)} (default: all)",
     )
+    parser.add_argument(
+        "--rtt-ms", type=float, default=20.0, help="round-trip time the wan case adds (ms)"
+    )
     parser.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     only = set(args.only.split(","))
     if only - set(CASES):
         parser.error(f"unknown case(s): {', '.join(sorted(only - set(CASES)))}")
     if not args.in_namespace:
-        forwarded = ["--runs", str(args.runs), "--mass", str(args.mass), "--only", args.only]
+        forwarded = ["--runs", str(args.runs), "--mass", str(args.mass), "--only", args.only,
+                     "--rtt-ms", str(args.rtt_ms)]  # fmt: skip
         return rerun_in_namespace(__file__, forwarded)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     os.chdir(ROOT)
@@ -424,6 +477,10 @@ def main() -> int:
                 case_dir = Path(tmp) / case
                 case_dir.mkdir()
                 rows += run(case_dir, args.runs)
+        if "wan" in only:
+            wan_dir = Path(tmp) / "wan"
+            wan_dir.mkdir()
+            rows += wan(wan_dir, args.runs, args.rtt_ms)
     print(f"{'tool':<28} {'wall s (median)':>16} {'TCP connections':>16}")
     for row in rows:
         print(f"{row['tool']:<28} {row['wall_s']:>16.2f} {row['connections']:>16}")

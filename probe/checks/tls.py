@@ -9,8 +9,13 @@ Facts only; profiles judge them. How it keeps the connection count low:
   (testssl.sh ``run_allciphers``). The codec orders candidates so the suites real servers
   accept fall in the first chunk. A version costs (accepted + chunks) hellos; the first hello
   of a version doubles as its support probe, and a protocol_version alert ends it at once.
-* Server order: if the server enforces its own order, elimination already reveals it. One
-  more hello offering the accepted suites reversed tells whether it does.
+* Server order: if the server enforces its own order, elimination already reveals it. For a
+  version with several chunks, one more hello offers the first chunk reversed at once: a
+  client-order server then picks another suite, and its suites are eliminated in parallel
+  chains (candidates spread round-robin, so each chain is short: on a network a version's
+  chain of one hello per accepted suite is the critical path); a server-order server picks
+  the same suite and is eliminated chunk by chunk, in its order. Single-chunk versions
+  (TLS 1.3) ask afterwards, with the accepted suites reversed.
 * Certificates up to TLS 1.2 arrive in the clear in the same flights. Only a TLS 1.3-only
   server needs one full handshake (pyOpenSSL) to see its certificate.
 * Key-exchange groups are found by elimination too, once the suites are known (see
@@ -356,22 +361,76 @@ async def _measure_version(
     if _declines_version(first, version):
         return outcome
     try:
-        results = await asyncio.gather(
-            _eliminate(ep, version, chunks[0], first),
-            *(_eliminate(ep, version, chunk, None) for chunk in chunks[1:]),
-        )
+        order = await _order_probe(ep, version, chunks, first)
+        if order.client_order:
+            # Order does not matter: spread the candidates over parallel elimination chains
+            # (round-robin keeps the likely suites apart), as many as there are chunks.
+            chains = _spread(version, len(chunks), exclude=order.found)
+            results = [order.found, *await asyncio.gather(*(
+                _eliminate(ep, version, chain, None) for chain in chains
+            ))]  # fmt: skip
+        else:
+            results = await asyncio.gather(
+                _eliminate(ep, version, chunks[0], first),
+                *(_eliminate(ep, version, chunk, None) for chunk in chunks[1:]),
+            )
     except ProbeFailed as exc:
         outcome.failure = exc
         return outcome
     outcome.per_chunk = [r for r in results if r]
     outcome.accepted = [s for r in results for s in r]
-    if len(outcome.accepted) >= 2:
-        try:
-            outcome.preference, order = await _server_order(ep, version, outcome.per_chunk)
-            outcome.accepted = order
-        except ProbeFailed as exc:
-            outcome.failure = exc  # the suites are known; only the order is not
+    if len(outcome.accepted) < 2:
+        return outcome
+    if order.client_order:
+        outcome.preference = False
+        return outcome
+    try:
+        if order.server_order and len(results[0]) >= 2:
+            # The reversed first chunk drew the same pick although the chunk holds two
+            # accepted suites: the server's order, measured already; only merging is left.
+            outcome.preference, outcome.accepted = True, await _merged(ep, version, results)
+        else:
+            outcome.preference, outcome.accepted = await _server_order(
+                ep, version, outcome.per_chunk
+            )
+    except ProbeFailed as exc:
+        outcome.failure = exc  # the suites are known; only the order is not
     return outcome
+
+
+@dataclass
+class _OrderProbe:
+    client_order: bool = False  # the reversed chunk drew another pick: the client's order
+    server_order: bool = False  # it drew the same pick
+    found: list[int] = field(default_factory=list)  # accepted suites both hellos revealed
+
+
+async def _order_probe(
+    ep: _Endpoint, version: Version, chunks: list[list[int]], first: ServerFlight
+) -> _OrderProbe:
+    """For versions with several chunks: offer the first chunk reversed. A client-order server
+    then picks another suite, and elimination can run in parallel chains (on a network a
+    version's chain of one hello per accepted suite is the scan's critical path); a
+    server-order server picks the same one, and the later order check is saved."""
+    probe = _OrderProbe()
+    forward = _picked(first, version, chunks[0])
+    if len(chunks) < 2 or forward is None:
+        return probe
+    reversed_offer = list(reversed(chunks[0]))
+    flight = await _offer(ep, version, reversed_offer)
+    backward = _picked(flight, version, reversed_offer)
+    if backward is None or backward == forward:
+        probe.server_order = backward is not None
+        return probe
+    _record_flight(ep, version, forward, first)
+    _record_flight(ep, version, backward, flight)
+    probe.client_order, probe.found = True, [forward, backward]
+    return probe
+
+
+def _spread(version: Version, count: int, *, exclude: Sequence[int]) -> list[list[int]]:
+    candidates = [s for s in candidate_suites(version) if s not in exclude]
+    return [candidates[i::count] for i in range(count)]
 
 
 async def _server_order(
@@ -386,12 +445,17 @@ async def _server_order(
         return None, found  # it declined suites it accepted before: cannot tell
     if choice == reversed_offer[0]:
         return False, found  # it took our first choice: client order
-    # Server order. Each chunk's elimination order is already the server's; merge the chunks
-    # with two-suite hellos (only needed when accepted suites spread over several chunks).
-    merged = per_chunk[0]
-    for chunk in per_chunk[1:]:
+    return True, await _merged(ep, version, per_chunk)
+
+
+async def _merged(ep: _Endpoint, version: Version, per_chunk: Sequence[list[int]]) -> list[int]:
+    """Server order: each chunk's elimination order is already the server's; merge the chunks
+    with two-suite hellos (only needed when accepted suites spread over several chunks)."""
+    chunks = [c for c in per_chunk if c]
+    merged = chunks[0] if chunks else []
+    for chunk in chunks[1:]:
         merged = await _merge(ep, version, merged, chunk)
-    return True, merged
+    return merged
 
 
 async def _merge(ep: _Endpoint, version: Version, left: list[int], right: list[int]) -> list[int]:

@@ -403,3 +403,22 @@ def test_lab_server_derived_vulnerabilities(
     _, result = lab_results[name]
     assert result.tls is not None
     assert vulnerabilities(result.tls) == LAB_VULNERABILITIES[name]
+
+
+def test_parallel_chains_partition_every_candidate_once() -> None:
+    """Client-order servers are eliminated in parallel chains (tls._spread): together they offer
+    every candidate not yet found exactly once, none larger than an intolerant server takes,
+    and the popular suites (first in the candidate order) are spread over all chains."""
+    from probe.checks.tls import CHUNK_SIZE, _chunks, _spread
+    from probe.codecs.tls.constants import Version
+    from probe.codecs.tls.suites import candidate_suites
+
+    for version in (Version.SSL3, Version.TLS1_0, Version.TLS1_2):
+        candidates = candidate_suites(version)
+        found = candidates[:2]
+        chains = _spread(version, len(_chunks(version)), exclude=found)
+        flat = [s for chain in chains for s in chain]
+        assert sorted(flat) == sorted(candidates[2:])
+        assert all(len(chain) <= CHUNK_SIZE for chain in chains)
+        firsts = {chain[0] for chain in chains}
+        assert firsts == set(candidates[2 : 2 + len(chains)])
