@@ -626,6 +626,43 @@ def certificate_server_auth(params: Params, facts: TlsFacts, now: datetime) -> l
     return found
 
 
+# RFC 5280 4.2.1.3 key usage each way of using the server's key needs (RFC 5246 7.4.2, RFC 8446
+# 4.4.2.2): a signature (ECDHE/DHE, TLS 1.3) or RSA key transport (the TLS_RSA_* suites).
+_KEY_USAGE_FOR_KX = {"ECDHE": "digitalSignature", "DHE": "digitalSignature", "TLS13":
+                     "digitalSignature", "RSA": "keyEncipherment"}  # fmt: skip
+# The certificate key types each suite authentication can use.
+_KEY_TYPES_FOR_AUTH = {"RSA": ("RSA",), "ECDSA": ("EC",), "DSS": ("DSA",),
+                       "TLS13": ("RSA", "EC", "Ed25519", "Ed448")}  # fmt: skip
+
+
+def certificate_key_usage(params: Params, facts: TlsFacts, now: datetime) -> list[Violation]:
+    """A leaf with a key usage extension must allow what the accepted suites do with its key:
+    digitalSignature for ECDHE, DHE and TLS 1.3, keyEncipherment for RSA key transport.
+    Strict clients refuse the handshake otherwise. No extension: any use is allowed."""
+    found: list[Violation] = []
+    for cert in facts.certificates:
+        if not cert.key_usage:
+            continue
+        missing: dict[str, list[str]] = {}
+        for label in _labels(facts.cipher_suites):
+            for name in facts.cipher_suites[label]:
+                suite = _suite_by_name(name)
+                if suite is None or cert.key_type not in _KEY_TYPES_FOR_AUTH.get(suite.auth, ()):
+                    continue
+                needed = _KEY_USAGE_FOR_KX.get(suite.kx)
+                if needed is not None and needed not in cert.key_usage:
+                    missing.setdefault(needed, []).append(name)
+        for needed, suites in missing.items():
+            found.append(
+                (
+                    f"{_cert_label(cert)} has key usage {', '.join(cert.key_usage)} without "
+                    f"{needed}, which {len(suites)} accepted suites need",
+                    f"{', '.join(dict.fromkeys(suites))}; {_cert_evidence(cert)}",
+                )
+            )
+    return found
+
+
 def certificate_trusted_by_stores(
     params: Params, facts: TlsFacts, now: datetime
 ) -> list[Violation]:
@@ -989,6 +1026,12 @@ RULES: dict[str, Rule] = {
             "certificates allow TLS server authentication (extended key usage serverAuth)",
             {},
             certificate_server_auth,
+        ),
+        Rule(
+            "certificate_key_usage",
+            "the leaf's key usage allows what the accepted suites do with its key",
+            {},
+            certificate_key_usage,
         ),
         Rule(
             "certificate_trusted_by_stores",
