@@ -236,10 +236,11 @@ def measure(argv: Sequence[str]) -> Measure:
     return Measure(seconds, usage.ru_maxrss / 1024, proc.returncode)
 
 
-def probe_argv(capture: Path) -> list[str]:
+def probe_argv(capture: Path, scan_bytes: int | None = None) -> list[str]:
     """probe from this source tree (PYTHONPATH is set to it in main): start-up is a fraction
     of a second, so an installed copy would time the same."""
-    return [sys.executable, "-m", "probe", "pcap", str(capture), "--json", os.devnull]
+    argv = [sys.executable, "-m", "probe", "pcap", str(capture), "--json", os.devnull]
+    return argv if scan_bytes is None else [*argv, "--scan-bytes", str(scan_bytes)]
 
 
 def report(name: str, runs: list[Measure], packets: int, size: int) -> None:
@@ -258,6 +259,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="write the capture here and keep it")
     parser.add_argument("--no-tshark", action="store_true", help="time probe only")
+    parser.add_argument(
+        "--scan-bytes",
+        type=int,
+        action="append",
+        help="time probe with this per-direction scan budget (repeatable; default: probe's)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pcap-bench-") as tmp:
         capture = args.keep or Path(tmp) / "mixed.pcap"
@@ -269,9 +276,10 @@ def main() -> None:
             f"generated in {time.monotonic() - started:.1f} s"
         )
         os.environ["PYTHONPATH"] = str(ROOT)
-        report(
-            "probe pcap", [measure(probe_argv(capture)) for _ in range(args.runs)], packets, size
-        )
+        for budget in args.scan_bytes or [None]:
+            name = "probe pcap" if budget is None else f"probe pcap --scan-bytes {budget}"
+            runs = [measure(probe_argv(capture, budget)) for _ in range(args.runs)]
+            report(name, runs, packets, size)
         tshark = shutil.which("tshark")
         if tshark is None or args.no_tshark:
             print("tshark: not installed (apt-get install tshark), or skipped")

@@ -560,6 +560,14 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
+# Per-direction bytes of a flow that probe pcap keeps and scans: the default holds the request
+# and reply heads where credentials sit; more finds secrets later in long connections, at
+# max_flows x 2 x BYTES of memory in the worst case (bench/pcap_bench.py --scan-bytes).
+PCAP_SCAN_DEFAULT = 4096
+PCAP_SCAN_MIN = 1024
+PCAP_SCAN_MAX = 1 << 20
+
+
 @app.command("pcap")
 def pcap_command(
     captures: Annotated[
@@ -583,9 +591,26 @@ def pcap_command(
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="Never show a progress bar.")
     ] = False,
+    show_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--show-secrets",
+            help="Print the raw values of credentials and secrets found (redacted otherwise).",
+        ),
+    ] = False,
+    scan_bytes: Annotated[
+        int,
+        typer.Option(
+            "--scan-bytes",
+            min=PCAP_SCAN_MIN,
+            max=PCAP_SCAN_MAX,
+            metavar="BYTES",
+            help="Bytes kept, classified and scanned per flow direction.",
+        ),
+    ] = PCAP_SCAN_DEFAULT,
 ) -> None:
     """Analyse captures offline: how much traffic was encrypted, which flows were not, what
-    leaked in the clear (credentials and secrets, always redacted)."""
+    leaked in the clear (credentials and secrets, redacted unless --show-secrets)."""
     from probe.pcap.analyze import unreadable
 
     profile = _load_profile(profile_name)
@@ -606,7 +631,14 @@ def pcap_command(
             outputs = _PcapOutputs(stack, json_out, jsonl_out)
         except OSError as exc:
             raise _usage_error(f"cannot write output: {exc}") from None
-        passed = _run_pcap(captures, profile, outputs, progress=not no_progress)
+        passed = _run_pcap(
+            captures,
+            profile,
+            outputs,
+            progress=not no_progress,
+            show_secrets=show_secrets,
+            scan_bytes=scan_bytes,
+        )
     if outputs.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if outputs.write_error:
@@ -615,7 +647,13 @@ def pcap_command(
 
 
 def _run_pcap(
-    captures: list[str], profile: Profile, outputs: _PcapOutputs, *, progress: bool
+    captures: list[str],
+    profile: Profile,
+    outputs: _PcapOutputs,
+    *,
+    progress: bool,
+    show_secrets: bool = False,
+    scan_bytes: int = PCAP_SCAN_DEFAULT,
 ) -> bool:
     """Analyse, grade and report; True when the profile passes. Ctrl-C stops the reading and
     reports what was read."""
@@ -627,7 +665,7 @@ def _run_pcap(
     bar = None
     if progress and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty():
         bar = _pcap_progress(total)
-    analyzer = Analyzer()
+    analyzer = Analyzer(prefix_bytes=scan_bytes, show_secrets=show_secrets)
     if outputs.jsonl is not None:  # each flow streamed as soon as it is analysed
         analyzer.on_flow = lambda facts, _secrets: outputs.line(pcap_doc.flow_line(facts))
     try:

@@ -76,6 +76,7 @@ packages=(
     prosody
     lua-unbound
     postgresql-15
+    postgresql-client-15
     mariadb-server
     mariadb-server-core
     tshark
@@ -140,7 +141,7 @@ fi
 
 # Fail here, not in the middle of the tests, when something did not land.
 for binary in openssl nginx gnutls-serv gnutls-cli sslscan nmap smbd smbpasswd testparm smbclient \
-    swanctl ike-scan certutil unshare ss tcpdump dovecot slapd ldapsearch prosody mariadbd \
+    swanctl ike-scan certutil unshare ss tcpdump dovecot slapd ldapsearch ldapwhoami psql prosody mariadbd \
     mariadb-install-db setpriv /usr/lib/postgresql/15/bin/postgres "${python}"; do
     if ! command -v "${binary}" >/dev/null 2>&1 && [[ ! -x /usr/sbin/${binary} ]]; then
         echo "install-test-deps: ${binary} is still missing after apt-get install" >&2

@@ -1,12 +1,15 @@
-"""Regenerate the test captures (see README.md). Needs root, tcpdump, curl, openssl, iproute2
-and mariadb-server.
+"""Regenerate the test captures (see README.md). Needs root, tcpdump, curl, openssl, iproute2,
+mariadb-server and what scripts/install-test-deps.sh installs for the STARTTLS lab.
 
     sudo python3 captures/pcap/record.py                  # all of them
     sudo python3 captures/pcap/record.py tls_versions.pcap # only the ones named
 
 Each capture records real loopback traffic made here with tcpdump: Python's http.server
 answering urllib and curl, a UDP datagram, an IPv6 TCP exchange, ftplib and smtplib against the
-small FTP and SMTP servers below, openssl s_client against s_server. ``multi.pcapng`` is then
+small FTP and SMTP servers below, openssl s_client against s_server, and the STARTTLS captures:
+smtplib, imaplib, ftplib, ldapwhoami (ldap-utils) and psql (postgresql-client) against the test
+lab's real servers (tests/lab/starttls.py: aiosmtpd, Dovecot, pyftpdlib, slapd, PostgreSQL 15,
+with and without TLS; certificates from tests/lab/certs.py). ``multi.pcapng`` is then
 built from three of them per draft-ietf-opsawg-pcapng, because tcpdump 4.99 writes only pcap.
 Every credential and secret in them is an obvious fake (the AWS documentation's example key,
 the Visa test card number, passwords named fake-...).
@@ -17,10 +20,14 @@ from __future__ import annotations
 import base64
 import ftplib
 import http.server
+import imaplib
+import os
+import poplib
 import shutil
 import smtplib
 import socket
 import socketserver
+import ssl
 import struct
 import subprocess
 import sys
@@ -29,8 +36,9 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 HTTP_PORT = 18080
@@ -493,6 +501,295 @@ def mysql_logins() -> None:
             subprocess.run([*client, *extra], check=True, capture_output=True, timeout=30)
 
 
+# -- STARTTLS: the lab's real servers (tests/lab/starttls.py), each with and without TLS ----------
+
+# Throw-away test credentials; the lab's own configs use "probe", which would show up in every
+# report (the tool's name), so record.py swaps in these for Dovecot, slapd and PostgreSQL.
+STARTTLS_PASS = {
+    "smtp": "fake-smtp-tls-pass",
+    "imap": "fake-imap-pass",
+    "ftp": "fake-ftps-pass",
+    "ldap": "fake-ldap-pass",
+    "postgres": "fake-pg-pass",
+    "xmpp": "fake-xmpp-pass",
+}
+
+
+@contextmanager
+def starttls_lab() -> Iterator[Any]:
+    """The lab's StartTlsServers with record.py's passwords; yields (servers, certs)."""
+    sys.path.insert(0, str(HERE.parents[1]))
+    from tests.lab import starttls as lab
+    from tests.lab.certs import make_lab_certs
+
+    dovecot_conf, slapd_conf = lab.dovecot_conf, lab.slapd_conf
+
+    def dovecot(*args: Any) -> str:
+        return dovecot_conf(*args).replace("password=probe", f"password={STARTTLS_PASS['imap']}")
+
+    def slapd(*args: Any) -> str:
+        return slapd_conf(*args).replace("rootpw probe", f"rootpw {STARTTLS_PASS['ldap']}")
+
+    lab.dovecot_conf, lab.slapd_conf = dovecot, slapd  # looked up by the lab's starters
+    with tempfile.TemporaryDirectory() as tmp:
+        certs = make_lab_certs(Path(tmp) / "certs")
+        servers = lab.StartTlsServers(certs, Path(tmp) / "work")
+        try:
+            yield servers, certs
+        finally:
+            servers.close()
+            lab.dovecot_conf, lab.slapd_conf = dovecot_conf, slapd_conf
+
+
+def record_pair(
+    name: str, servers: Any, pair: tuple[str, str], traffic: Callable[..., None]
+) -> None:
+    """Start both servers first (their start-up traffic stays out), then record ``traffic``."""
+    tls, plain = servers[pair[0]], servers[pair[1]]
+    time.sleep(3.0)  # the lab's readiness probes close before tcpdump starts
+    bpf = f"tcp port {tls.port} or tcp port {plain.port}"
+    record(name, "lo", bpf, lambda: traffic(tls.port, plain.port))
+
+
+def smtp_starttls(tls: int, plain: int) -> None:
+    """smtplib against aiosmtpd: STARTTLS then AUTH PLAIN inside TLS; AUTH PLAIN in the clear
+    to the server that offers STARTTLS; AUTH PLAIN to the -plain one. aiosmtpd has no
+    authenticator here, so every AUTH is refused: what the client sent is what counts."""
+    plain_auth = base64.b64encode(b"\0carol@probe.test\0" + STARTTLS_PASS["smtp"].encode())
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    for port, upgrade in ((tls, True), (tls, False), (plain, False)):
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.ehlo("client.probe.test")
+            if upgrade:
+                smtp.starttls(context=context)
+                smtp.ehlo("client.probe.test")
+            smtp.docmd("AUTH", "PLAIN " + plain_auth.decode())
+
+
+def imap_starttls(tls: int, plain: int) -> None:
+    """imaplib against Dovecot: STARTTLS then LOGIN; LOGIN in the clear to the -plain one."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    for port, upgrade in ((tls, True), (plain, False)):
+        imap = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+        if upgrade:
+            imap.starttls(ssl_context=context)
+        imap.login("dave", STARTTLS_PASS["imap"])
+        imap.logout()
+
+
+def pop3_starttls(tls: int, plain: int) -> None:
+    """poplib against Dovecot: CAPA, STLS, then USER/PASS inside TLS; CAPA and USER/PASS in the
+    clear to the server that offers STLS; the same to the -plain one (STLS refused with -ERR,
+    then the login in the clear)."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    for port, mode in ((tls, "stls"), (tls, "clear"), (plain, "refused")):
+        pop = poplib.POP3("127.0.0.1", port, timeout=10)
+        pop.capa()
+        if mode == "stls":
+            pop.stls(context=context)
+        elif mode == "refused":
+            with suppress(poplib.error_proto):
+                pop._shortcmd("STLS")  # poplib.stls() checks CAPA first and would not send it
+        pop.user("grace")
+        # Dovecot answers the (right) password with "-ERR [SYS/TEMP]": the lab's POP3 has no
+        # mail storage it can open. What the client sent is what counts.
+        with suppress(poplib.error_proto, OSError):
+            pop.pass_(STARTTLS_PASS["imap"])
+            pop.quit()
+        pop.close()
+
+
+def ftp_starttls(tls: int, plain: int) -> None:
+    """ftplib: FEAT, then FTP_TLS (AUTH TLS) and a login inside TLS; FEAT and a login in the
+    clear to the -plain pyftpdlib. The lab server knows only anonymous: both logins get 530."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    for port, client in ((tls, ftplib.FTP_TLS(context=context)), (plain, ftplib.FTP())):
+        client.connect("127.0.0.1", port, timeout=10)
+        client.sendcmd("FEAT")
+        with suppress(ftplib.error_perm):
+            client.login("erin", STARTTLS_PASS["ftp"])
+        client.quit()
+
+
+def ldap_starttls(tls: int, plain: int) -> None:
+    """ldapwhoami (OpenLDAP 2.5) simple bind as the rootdn: -ZZ (StartTLS required) against
+    slapd with TLS; without -ZZ against the -plain slapd."""
+    env = {**os.environ, "LDAPTLS_REQCERT": "never"}
+    bind = ["-x", "-D", "cn=admin,dc=lab,dc=probe", "-w", STARTTLS_PASS["ldap"]]
+    for port, extra in ((tls, ["-ZZ"]), (plain, [])):
+        subprocess.run(["ldapwhoami", *extra, "-H", f"ldap://127.0.0.1:{port}", *bind],
+                       env=env, check=True, capture_output=True, timeout=20)  # fmt: skip
+
+
+def postgres_passwords(servers: Any, names: tuple[str, ...]) -> None:
+    """The lab's PostgreSQL trusts every local login: give its user a password and ask for
+    it in the clear (pg_hba ``password``: AuthenticationCleartextPassword, 55.2.2)."""
+    for name in names:
+        server = servers[name]
+        dsn = f"host=127.0.0.1 port={server.port} user=probe dbname=postgres sslmode=disable"
+        sql = f"ALTER USER probe PASSWORD '{STARTTLS_PASS['postgres']}'"
+        subprocess.run(["psql", dsn, "-c", sql], check=True, capture_output=True, timeout=20)
+        hba = Path(servers._runtime_dir()) / name / "data" / "pg_hba.conf"
+        hba.write_text("host all all 127.0.0.1/32 password\n")
+        subprocess.run(["psql", dsn, "-c", "SELECT pg_reload_conf()"], check=True,
+                       capture_output=True, timeout=20)  # fmt: skip
+    time.sleep(1.0)
+
+
+def postgres_ssl(tls: int, plain: int) -> None:
+    """psql: sslmode=require (SSLRequest, 'S', TLS); sslmode=disable (no SSLRequest, the
+    password in the clear); sslmode=prefer against the ssl=off server ('N', then the password
+    in the clear)."""
+    env = {**os.environ, "PGPASSWORD": STARTTLS_PASS["postgres"], "PGCONNECT_TIMEOUT": "10"}
+    for port, mode in ((tls, "require"), (tls, "disable"), (plain, "prefer")):
+        dsn = f"host=127.0.0.1 port={port} user=probe dbname=postgres sslmode={mode}"
+        subprocess.run(["psql", dsn, "-c", "SELECT 1"], env=env, check=True,
+                       capture_output=True, timeout=20)  # fmt: skip
+
+
+XMPP_HEADER = (
+    b"<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' "
+    b"xmlns:stream='http://etherx.jabber.org/streams'>"
+)
+
+
+def _xmpp_until(sock: Any, *marks: bytes) -> bytes:
+    data = b""
+    while not any(m in data for m in marks):
+        piece = sock.recv(65536)
+        if not piece:
+            break
+        data += piece
+    return data
+
+
+def xmpp_session(port: int, upgrade: bool) -> None:
+    """RFC 6120 by hand (no XMPP library here): stream header, features, optionally
+    <starttls/> and TLS (5.4), then SASL PLAIN (6.4) for frank@localhost; the lab's Prosody has
+    no accounts, so the server answers <failure/>: what the client sent is what counts."""
+    plain = base64.b64encode(b"\0frank\0" + STARTTLS_PASS["xmpp"].encode())
+    auth = b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + plain + b"</auth>"
+    sock: Any = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        sock.sendall(XMPP_HEADER)
+        _xmpp_until(sock, b"</stream:features>")
+        if upgrade:
+            sock.sendall(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            _xmpp_until(sock, b"<proceed")
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            sock = context.wrap_socket(sock, server_hostname="localhost")
+            sock.sendall(XMPP_HEADER)
+            _xmpp_until(sock, b"</stream:features>")
+        sock.sendall(auth)
+        _xmpp_until(sock, b"</failure>", b"<success")
+        sock.sendall(b"</stream:stream>")
+        _xmpp_until(sock, b"</stream:stream>")
+    finally:
+        sock.close()
+
+
+def xmpp_starttls(tls: int, plain: int) -> None:
+    """<starttls/> then SASL PLAIN inside TLS; SASL PLAIN in the clear to the server that
+    offers <starttls/>; the same to the -plain Prosody (no mod_tls)."""
+    for port, upgrade in ((tls, True), (tls, False), (plain, False)):
+        xmpp_session(port, upgrade)
+
+
+STARTTLS_CAPTURES: dict[str, tuple[tuple[str, str], Callable[[int, int], None]]] = {
+    "smtp_starttls.pcap": (("smtp", "smtp-plain"), smtp_starttls),
+    "imap_starttls.pcap": (("imap", "imap-plain"), imap_starttls),
+    "ftp_starttls.pcap": (("ftp", "ftp-plain"), ftp_starttls),
+    "pop3_starttls.pcap": (("pop3", "pop3-plain"), pop3_starttls),
+    "ldap_starttls.pcap": (("ldap", "ldap-plain"), ldap_starttls),
+    "postgres_ssl.pcap": (("postgres", "postgres-plain"), postgres_ssl),
+    "xmpp_starttls.pcap": (("xmpp", "xmpp-plain"), xmpp_starttls),
+}
+
+
+def record_starttls(names: list[str]) -> None:
+    if not names:
+        return
+    with starttls_lab() as (servers, _certs):
+        for name in names:
+            pair, traffic = STARTTLS_CAPTURES[name]
+            if pair[0] == "postgres":
+                postgres_passwords(servers, pair)
+            record_pair(name, servers, pair, traffic)
+
+
+STRIP_PORT = 2587  # the stripping relay's port (submission-like, not a port the classifier uses)
+
+
+class _StrippingRelay(socketserver.BaseRequestHandler):
+    """A TCP relay in front of the lab's STARTTLS SMTP server that acts as an attacker on the
+    path: connection 1 is relayed as is; on connection 2 the ``250-STARTTLS`` line is removed
+    from the server's answers; on connection 3 the keyword is overwritten with ``XXXXXXXA``
+    (same length, as Cisco ASA's ESMTP inspection does)."""
+
+    upstream = 0
+    count = 0
+
+    def handle(self) -> None:
+        type(self).count += 1
+        mode = type(self).count
+        with socket.create_connection(("127.0.0.1", self.upstream), timeout=10) as up:
+
+            def pump(src: socket.socket, dst: socket.socket, edit: bool) -> None:
+                with suppress(OSError):
+                    while data := src.recv(65536):
+                        if edit and mode == 2:
+                            data = data.replace(b"250-STARTTLS\r\n", b"")
+                        elif edit and mode == 3:
+                            data = data.replace(b"STARTTLS", b"XXXXXXXA")
+                        dst.sendall(data)
+                with suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
+
+            back = threading.Thread(target=pump, args=(up, self.request, True), daemon=True)
+            back.start()
+            pump(self.request, up, False)
+            back.join(timeout=10)
+
+
+def smtp_stripped_traffic(upstream: int) -> None:
+    """smtplib through the relay three times: it uses STARTTLS when it sees it, else sends
+    AUTH PLAIN in the clear (what a client without "require TLS" does)."""
+    _StrippingRelay.upstream, _StrippingRelay.count = upstream, 0
+
+    class Server(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", STRIP_PORT), _StrippingRelay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    plain_auth = base64.b64encode(b"\0carol@probe.test\0" + STARTTLS_PASS["smtp"].encode())
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        for _ in range(3):
+            with smtplib.SMTP("127.0.0.1", STRIP_PORT, timeout=10) as smtp:
+                smtp.ehlo("client.probe.test")
+                if smtp.has_extn("starttls"):
+                    smtp.starttls(context=context)
+                    smtp.ehlo("client.probe.test")
+                smtp.docmd("AUTH", "PLAIN " + plain_auth.decode())
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def record_stripped(name: str) -> None:
+    with starttls_lab() as (servers, _certs):
+        upstream = servers["smtp"].port
+        time.sleep(3.0)
+        record(name, "lo", f"tcp port {STRIP_PORT}", lambda: smtp_stripped_traffic(upstream))
+
+
 def main() -> None:
     wanted = set(sys.argv[1:])
 
@@ -526,6 +823,9 @@ def main() -> None:
         record("mysql_logins.pcap", "lo", f"tcp port {MYSQL_PORT}", mysql_logins)
     if want("ip_fragments.pcap"):
         record_fragments("ip_fragments.pcap")
+    record_starttls([name for name in STARTTLS_CAPTURES if want(name)])
+    if want("smtp_stripped.pcap"):
+        record_stripped("smtp_stripped.pcap")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from probe.pcap.analyze import Analysis, FlowFacts, FlowRef, SecretFound
+    from probe.pcap.certificate import LeafCertificate
 
 ParamValue = int | str | tuple[str, ...]
 Params = Mapping[str, ParamValue]
@@ -39,6 +40,7 @@ CLEARTEXT_PROTOCOLS: tuple[str, ...] = (
     "ldap",
     "snmp",
     "mysql",
+    "xmpp",
 )
 # Secret kinds of probe.pcap.redact.KINDS (a test keeps them equal), split in two: what a
 # client logs in with, and secrets found anywhere in a payload.
@@ -61,6 +63,7 @@ CREDENTIAL_KINDS: tuple[str, ...] = (
     "http-ntlmv1",
     "http-ntlmv2",
     "mysql-clear-password",
+    "xmpp-sasl-plain",
 )
 SECRET_KINDS: tuple[str, ...] = (
     "azure-storage-key",
@@ -89,6 +92,7 @@ _KIND_TEXT = {
     "http-ntlmv1": "an NTLMv1 response (crackable to the NT hash, which logs in by itself)",
     "http-ntlmv2": "an NTLMv2 response (crackable offline)",
     "mysql-clear-password": "a MySQL password sent by mysql_clear_password",
+    "xmpp-sasl-plain": "XMPP SASL PLAIN credentials",
     "azure-storage-key": "an Azure storage account key",
     "azure-sas": "an Azure SAS token",
     "aws-access-key": "an AWS access key",
@@ -171,11 +175,17 @@ def _value(value: str | bool) -> str:
     return value
 
 
+def _revealed(fingerprint: str, raw: Mapping[str, str]) -> str:
+    value = raw.get(fingerprint)
+    return fingerprint if value is None else f"{fingerprint} value={value}"
+
+
 def _secret_evidence(found: SecretFound) -> str:
     secret = found.secret
+    raw = found.raw or {}  # set only under --show-secrets
     parts = [f"user {secret.user}"] if secret.user is not None else []
-    parts.append(secret.fingerprint)
-    parts += [f"{k}={_value(v)}" for k, v in secret.detail.items()]
+    parts.append(_revealed(secret.fingerprint, raw))
+    parts += [f"{k}={_revealed(_value(v), raw)}" for k, v in secret.detail.items()]
     parts.append(
         f"{secret.direction} to server" if secret.direction == "client" else "server to client"
     )
@@ -286,6 +296,48 @@ def tls_suites_forbidden(params: Params, analysis: Analysis) -> list[CaptureViol
     return out
 
 
+def _weak_key(cert: LeafCertificate, min_rsa: int, min_ec: int) -> str | None:
+    if cert.key_type in ("RSA", "DSA") and 0 < cert.key_bits < min_rsa:
+        return f"{cert.key_type} key of {cert.key_bits} bits (minimum is {min_rsa})"
+    if cert.key_type == "EC" and 0 < cert.key_bits < min_ec:
+        curve = f" ({cert.curve})" if cert.curve else ""
+        return f"EC key of {cert.key_bits} bits{curve} (minimum is {min_ec})"
+    return None
+
+
+def tls_weak_certificate(params: Params, analysis: Analysis) -> list[CaptureViolation]:
+    """Leaf certificates seen in the clear (TLS up to 1.2) whose RSA/DSA key is under
+    ``min_rsa_bits``, EC key under ``min_ec_bits``, or signature hash is listed in ``hashes``."""
+    min_rsa, min_ec = params["min_rsa_bits"], params["min_ec_bits"]
+    assert isinstance(min_rsa, int) and isinstance(min_ec, int)
+    hashes = set(_strs(params, "hashes"))
+    seen = [f for f in analysis.flows if f.protocol == "tls" and f.certificate is not None]
+    out: list[CaptureViolation] = []
+    for group in _grouped(seen, lambda f: (f.dst, f.dport, f.certificate and f.certificate.sha256)):
+        first = group[0]
+        cert = first.certificate
+        assert cert is not None
+        problems = []
+        weak_key = _weak_key(cert, min_rsa, min_ec)
+        if weak_key:
+            problems.append(weak_key)
+        if cert.signature_hash in hashes:
+            problems.append(f"signed with {cert.signature_hash} ({cert.signature_algorithm})")
+        if not problems:
+            continue
+        message = (
+            f"{_server(first)} served a certificate with {'; '.join(problems)}: "
+            f"{_flows_text(group)}"
+        )
+        key = f"{cert.key_type} {cert.key_bits}" + (f" {cert.curve}" if cert.curve else "")
+        parts = [f"subject {cert.subject}", f"key {key}", f"signature {cert.signature_algorithm}"]
+        if cert.san:
+            parts.append("SAN " + ", ".join(cert.san[:5]) + (" ..." if cert.san_count > 5 else ""))
+        parts.append(f"sha256 {cert.sha256[:16]}")
+        out.append((message, "; ".join(parts), "tls", first.ref))
+    return out
+
+
 def _matches(host: str, suffixes: tuple[str, ...]) -> bool:
     for suffix in suffixes:
         bare = suffix.lstrip(".")
@@ -311,6 +363,97 @@ def http_expected_https(params: Params, analysis: Analysis) -> list[CaptureViola
             f"plain HTTP to {host} ({_server(first)}), which serves HTTPS: {_flows_text(group)}"
         )
         out.append((message, f"Host: {host}", "http", first.ref))
+    return out
+
+
+def _upgrade_text(flow: FlowFacts, label: str = "first flow") -> str:
+    up = flow.starttls
+    assert up is not None
+    parts = [f"{label} {flow.src}:{flow.sport} -> {_server(flow)}", f"{up.protocol}"]
+    parts.append(
+        "offered" if up.offered else "not offered" if up.offered is False else "offer not seen"
+    )
+    if up.command is not None:
+        answer = {True: "accepted", False: "refused", None: "no answer seen"}[up.accepted]
+        parts.append(f"{up.command} {answer}")
+    if up.masked:
+        parts.append("capability masked")
+    if up.login_in_clear:
+        parts.append("login in the clear")
+    return "; ".join(parts)
+
+
+def starttls_not_used(params: Params, analysis: Analysis) -> list[CaptureViolation]:
+    """Flows whose server offered STARTTLS that the client never asked for: the session,
+    login included, went in the clear. One violation per (protocol, server)."""
+    flows = [
+        f for f in analysis.flows
+        if f.starttls is not None and f.starttls.offered and not f.starttls.requested
+    ]  # fmt: skip
+    out: list[CaptureViolation] = []
+    for group in _grouped(flows, lambda f: (f.protocol, f.dst, f.dport)):
+        first = group[0]
+        up = first.starttls
+        assert up is not None
+        logins = sum(1 for f in group if f.starttls and f.starttls.login_in_clear)
+        message = (
+            f"{_server(first)} offered STARTTLS over {up.protocol} but the client stayed in the "
+            f"clear: {_flows_text(group)}"
+        )
+        if logins:
+            message += f", {_plural(logins, 'login')} in the clear"
+        out.append((message, _upgrade_text(first), up.protocol, first.ref))
+    return out
+
+
+def starttls_stripped(params: Params, analysis: Analysis) -> list[CaptureViolation]:
+    """Signs of STARTTLS stripping on the wire. What an attacker on the path does is remove
+    the capability from the server's answer (or overwrite it with same-length filler), or
+    answer the client's request with a refusal, so that the client logs in in the clear. A
+    capture shows the result, not who caused it: a server without TLS looks the same on one
+    flow, so the rule only claims what the bytes show:
+
+    - a capability overwritten with filler (``XXXXXXXA``): a middlebox edited the answer;
+    - the client asked, was refused, and then logged in in the clear;
+    - the client logged in in the clear on a flow where the server did not offer the upgrade
+      while it did on other flows to the same server in the capture."""
+    ups = [f for f in analysis.flows if f.starttls is not None]
+    offered_to: dict[tuple[str, str, int], int] = {}
+    for f in ups:
+        if f.starttls is not None and f.starttls.offered:
+            key = (f.starttls.protocol, f.dst, f.dport)
+            offered_to[key] = offered_to.get(key, 0) + 1
+    out: list[CaptureViolation] = []
+    for f in ups:
+        up = f.starttls
+        assert up is not None
+        where = f"{up.protocol} to {_server(f)}"
+        if up.masked:
+            message = (
+                f"the STARTTLS capability in {where} was overwritten with filler, as a "
+                "middlebox that strips STARTTLS does"
+            )
+            if up.login_in_clear:
+                message += "; the client then logged in in the clear"
+        elif up.requested and up.accepted is False and up.login_in_clear:
+            message = (
+                f"the client asked {where} for {up.command}, was refused, and logged in in "
+                "the clear (what a STARTTLS-stripping attacker causes; or the server has no TLS)"
+            )
+        elif (
+            up.offered is False
+            and up.login_in_clear
+            and offered_to.get((up.protocol, f.dst, f.dport))
+        ):
+            others = offered_to[(up.protocol, f.dst, f.dport)]
+            message = (
+                f"{where} did not offer STARTTLS on this flow but did on "
+                f"{_plural(others, 'other flow')} in the capture, and the client logged in "
+                "in the clear: the capability was removed on the path, or the server changed"
+            )
+        else:
+            continue
+        out.append((message, _upgrade_text(f, "flow"), up.protocol, f.ref))
     return out
 
 

@@ -1212,6 +1212,23 @@ RULES: dict[str, Rule] = {
             capture=pcap_rules.cleartext_protocols,
         ),
         Rule(
+            "capture_starttls_not_used",
+            "no client stayed in the clear on a flow whose server offered STARTTLS",
+            {},
+            pcap_rules.judged_on_captures,
+            applies_to=("pcap",),
+            capture=pcap_rules.starttls_not_used,
+        ),
+        Rule(
+            "capture_starttls_stripped",
+            "no flow shows signs of STARTTLS stripping: a masked capability, a login in the"
+            " clear after a refused upgrade, or after an offer missing on this flow only",
+            {},
+            pcap_rules.judged_on_captures,
+            applies_to=("pcap",),
+            capture=pcap_rules.starttls_stripped,
+        ),
+        Rule(
             "capture_tls_min_version",
             "no TLS connection in the capture negotiated a version older than `min`",
             {"min": Param("version", "the oldest acceptable version label, e.g. TLSv1.2")},
@@ -1230,6 +1247,20 @@ RULES: dict[str, Rule] = {
             pcap_rules.judged_on_captures,
             applies_to=("pcap",),
             capture=pcap_rules.tls_suites_forbidden,
+        ),
+        Rule(
+            "capture_tls_weak_certificate",
+            "no TLS server in the capture served (in the clear) a leaf certificate with an RSA or"
+            " DSA key under `min_rsa_bits`, an EC key under `min_ec_bits`, or a listed signature"
+            " hash",
+            {
+                "min_rsa_bits": Param("int", "bits", default=2048),
+                "min_ec_bits": Param("int", "bits", default=256),
+                "hashes": Param("hashes", "hash names", default=("sha1", "md5")),
+            },
+            pcap_rules.judged_on_captures,
+            applies_to=("pcap",),
+            capture=pcap_rules.tls_weak_certificate,
         ),
         Rule(
             "capture_http_expected_https",

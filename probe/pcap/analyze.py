@@ -29,11 +29,13 @@ from typing import BinaryIO
 from probe.codecs.errors import DecodeError
 from probe.codecs.packet import IPPROTO_TCP, IPPROTO_UDP, decode_fields
 from probe.codecs.pcap import CaptureReader, Damage
+from probe.pcap.certificate import LeafCertificate, leaf_certificate
 from probe.pcap.classify import Classification, classify
 from probe.pcap.credentials import scan_flow
 from probe.pcap.flows import Flow, FlowTable
 from probe.pcap.fragments import FragmentStats, Reassembler
-from probe.pcap.redact import Secret
+from probe.pcap.redact import Secret, revealing
+from probe.pcap.starttls import StartTls
 
 __all__ = [
     "Analysis",
@@ -117,12 +119,13 @@ class FlowFacts:
     tls_version: str | None
     tls_cipher_suite: str | None
     sni: str | None
-    starttls: str | None
+    starttls: StartTls | None  # the upgrade facts of SMTP, IMAP, ... flows (probe.pcap.starttls)
     http_hosts: tuple[str, ...]
     detail: Mapping[str, str] = field(default_factory=dict, hash=False)
     ja3: str | None = None  # TLS client fingerprints of the ClientHello (probe.pcap.fingerprint)
     ja4: str | None = None
     ja3s: str | None = None  # of the ServerHello
+    certificate: LeafCertificate | None = None  # the server's leaf, in the clear up to TLS 1.2
 
     @property
     def bytes(self) -> int:
@@ -142,6 +145,8 @@ class SecretFound:
     secret: Secret
     flow: FlowRef
     count: int
+    # Raw values by fingerprint (the secret's and its detail's), only under --show-secrets.
+    raw: Mapping[str, str] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +230,7 @@ class Analysis:
     secrets: tuple[SecretFound, ...]
     summary: Summary
     interrupted: bool = False
+    secrets_shown: bool = False  # raw values kept (--show-secrets): SecretFound.raw is set
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -349,12 +355,17 @@ def flow_facts(flow: Flow, classification: Classification) -> FlowFacts:
         tls_version=detail.get("version") if tls else None,
         tls_cipher_suite=detail.get("cipher_suite") if tls else None,
         sni=detail.get("sni") if tls else None,
-        starttls=detail.get("starttls"),
+        starttls=classification.starttls,
         http_hosts=_http_hosts(flow.client_prefix) if classification.protocol == "http" else (),
         detail=detail,
         ja3=prints["ja3"] if tls else None,
         ja4=prints["ja4"] if tls else None,
         ja3s=prints["ja3s"] if tls else None,
+        certificate=(
+            leaf_certificate(flow.server_prefix, now_ns=flow.first_ns)
+            if tls and detail.get("version") != "TLSv1.3"
+            else None
+        ),
     )
 
 
@@ -374,8 +385,10 @@ class Analyzer:
         idle_ns: int = 300 * 10**9,
         prefix_bytes: int = 4096,
         on_flow: Callable[[FlowFacts, Sequence[SecretFound]], None] | None = None,
+        show_secrets: bool = False,
     ) -> None:
         self.table = FlowTable(max_flows, idle_ns, prefix_bytes)
+        self.show_secrets = show_secrets  # keep raw values: only when the user asked
         self.fragments = Reassembler()
         self.on_flow = on_flow
         self._captures: list[CaptureInfo] = []
@@ -491,11 +504,18 @@ class Analyzer:
         classification = classify(flow)
         facts = flow_facts(flow, classification)
         self._flows.append(facts)
-        found = [self._secret(s, facts.ref) for s in scan_flow(flow, classification)]
+        if self.show_secrets:
+            with revealing() as raw:
+                secrets = scan_flow(flow, classification)
+            found = [self._secret(s, facts.ref, raw) for s in secrets]
+        else:
+            found = [self._secret(s, facts.ref) for s in scan_flow(flow, classification)]
         if self.on_flow is not None:
             self.on_flow(facts, [f for f in found if f is not None])
 
-    def _secret(self, secret: Secret, ref: FlowRef) -> SecretFound | None:
+    def _secret(
+        self, secret: Secret, ref: FlowRef, raw: Mapping[str, str] | None = None
+    ) -> SecretFound | None:
         key = (
             secret.kind,
             secret.fingerprint,
@@ -507,12 +527,19 @@ class Analyzer:
         )
         seen = self._secrets.get(key)
         if seen is not None:
-            self._secrets[key] = SecretFound(seen.secret, seen.flow, seen.count + 1)
+            self._secrets[key] = SecretFound(seen.secret, seen.flow, seen.count + 1, seen.raw)
             return None
         if len(self._secrets) >= MAX_SECRETS:
             self._secrets_dropped += 1
             return None
-        found = SecretFound(secret, ref, 1)
+        shown = None
+        if raw is not None:
+            prints = [
+                secret.fingerprint,
+                *(v for v in secret.detail.values() if isinstance(v, str)),
+            ]
+            shown = {p: raw[p] for p in prints if p in raw}
+        found = SecretFound(secret, ref, 1, shown)
         self._secrets[key] = found
         return found
 
@@ -540,6 +567,7 @@ class Analyzer:
             secrets=tuple(self._secrets.values()),
             summary=self._summary(flows),
             interrupted=self._interrupted,
+            secrets_shown=self.show_secrets,
         )
 
     def _summary(self, flows: Sequence[FlowFacts]) -> Summary:
@@ -583,9 +611,15 @@ def analyze(
     max_flows: int = 20_000,
     idle_ns: int = 300 * 10**9,
     prefix_bytes: int = 4096,
+    show_secrets: bool = False,
 ) -> Analysis:
     """Analyse captures start to end (see :class:`Analyzer`)."""
-    analyzer = Analyzer(max_flows=max_flows, idle_ns=idle_ns, prefix_bytes=prefix_bytes)
+    analyzer = Analyzer(
+        max_flows=max_flows,
+        idle_ns=idle_ns,
+        prefix_bytes=prefix_bytes,
+        show_secrets=show_secrets,
+    )
     for path in paths:
         analyzer.read(path)
     analyzer.finish()

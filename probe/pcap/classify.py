@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from probe.codecs.buffer import Reader
 from probe.codecs.errors import DecodeError
@@ -20,24 +20,27 @@ from probe.pcap.fingerprint import ja3, ja3s, ja4, parse_client_hello
 from probe.pcap.flows import Flow
 from probe.pcap.logins import is_ldap, is_redis, is_snmp, is_telnet, postgres_state
 from probe.pcap.mysql import mysql_handshake
+from probe.pcap.starttls import StartTls, find_starttls, is_xmpp
 
 __all__ = ["ENCRYPTED", "Classification", "classify"]
 
 ENCRYPTED = frozenset({"tls", "ssh", "smb3-encrypted", "ike", "esp", "quic", "wireguard"})
 CLEARTEXT = frozenset({
     "http", "smb2", "smb1", "ftp", "smtp", "pop3", "imap", "dns", "telnet", "redis", "postgresql",
-    "ldap", "snmp", "mysql",
+    "ldap", "snmp", "mysql", "xmpp",
 })  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Classification:
     """``encrypted`` is None when the protocol is unknown. ``detail`` holds short facts
-    (TLS version and suite, SNI, SSH software, QUIC version, ...), never payload secrets."""
+    (TLS version and suite, SNI, SSH software, QUIC version, ...), never payload secrets.
+    ``starttls``: the upgrade facts of a flow that started in a STARTTLS-capable protocol."""
 
     protocol: str
     encrypted: bool | None
     detail: dict[str, str] = field(default_factory=dict, hash=False)
+    starttls: StartTls | None = None
 
 
 def _result(protocol: str, **detail: str) -> Classification:
@@ -50,7 +53,9 @@ def classify(flow: Flow) -> Classification:
     ports = {flow.client[1], flow.server[1]}
     if flow.transport == "udp":
         return _udp(flow, ports)
-    return _tcp(flow.client_prefix, flow.server_prefix, ports)
+    upgrade = find_starttls(flow.client_prefix, flow.server_prefix)
+    result = _tcp(flow.client_prefix, flow.server_prefix, ports, upgrade)
+    return result if upgrade is None else replace(result, starttls=upgrade)
 
 
 # --- TCP ---------------------------------------------------------------------------------
@@ -67,7 +72,8 @@ _SMTP_COMMANDS = (b"EHLO", b"HELO", b"LHLO")
 _POP3_COMMANDS = (b"CAPA", b"APOP", b"STLS", b"UIDL", b"STAT")
 
 
-def _tcp(client: bytes, server: bytes, ports: set[int]) -> Classification:
+def _tcp(client: bytes, server: bytes, ports: set[int], upgrade: StartTls | None = None
+         ) -> Classification:  # fmt: skip
     postgres = postgres_state(client, server)
     if postgres == "tls":  # SSLRequest answered 'S': TLS from the next byte (PostgreSQL 55.2.10)
         tls = _tls(client[8:], server[1:])
@@ -86,6 +92,10 @@ def _tcp(client: bytes, server: bytes, ports: set[int]) -> Classification:
         return _result(
             "mysql", server_version=version, server_offers_ssl="yes" if mysql.server_ssl else "no"
         )
+    if upgrade is not None and upgrade.used and upgrade.command is not None:
+        # TLS from where the go-ahead ended each direction (probe.pcap.starttls).
+        tls = _tls(client[upgrade.client_tls_at :], server[upgrade.server_tls_at :])
+        return _result("tls", **(tls.detail if tls else {}), starttls=upgrade.command)
     tls = _tls(client, server)
     if tls is not None:
         return tls
@@ -103,6 +113,8 @@ def _tcp(client: bytes, server: bytes, ports: set[int]) -> Classification:
         return _result("redis")
     if is_ldap(client, server):
         return _result("ldap")
+    if is_xmpp(client, server):  # RFC 6120 4.2 stream header
+        return _result("xmpp")
     return _banner(client, server, ports)
 
 

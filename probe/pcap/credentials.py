@@ -17,6 +17,7 @@ One parser per protocol, chosen by the flow's content classification (not its po
   synchronising or non-synchronising literal (``{n}``/``{n+}``).
 - Telnet, Redis, PostgreSQL, LDAP simple bind and SNMP communities: :mod:`probe.pcap.logins`.
 - MySQL ``mysql_clear_password``: :mod:`probe.pcap.mysql`.
+- XMPP SASL PLAIN (RFC 6120 6.4.2, RFC 4616): :mod:`probe.pcap.starttls`.
 
 Lines longer than :data:`MAX_LINE` are not considered. Everything returned is redacted.
 """
@@ -42,6 +43,7 @@ from probe.pcap.logins import (
 from probe.pcap.mysql import mysql_credentials
 from probe.pcap.redact import Secret, clean_user, redact
 from probe.pcap.secrets import find_secrets
+from probe.pcap.starttls import xmpp_credentials
 
 __all__ = ["MAX_LINE", "find_credentials", "scan_flow"]
 
@@ -297,6 +299,8 @@ def find_credentials(flow: Flow, classification: Classification) -> list[Secret]
         return ldap_credentials(data)
     if protocol == "mysql":
         return mysql_credentials(data, flow.server_prefix)
+    if protocol == "xmpp":
+        return xmpp_credentials(data)
     return []
 
 

@@ -10,16 +10,24 @@ every run and on every machine: findings can be compared across captures and rep
 price: 32 bits of an unkeyed hash do not protect a low-entropy password against a dictionary
 attack by someone who holds the report. That is accepted for a short match tag; the raw value
 never appears. :class:`Secret` holds only redacted values, so its ``repr`` and ``str`` are safe.
+
+The one exception is opt-in (``probe pcap --show-secrets``): inside :func:`revealing`, and only
+there, :func:`redact` also records each raw value under its fingerprint in a mapping the caller
+holds (one flow at a time, so it stays small). Outside it nothing is recorded: the default path
+keeps no raw value anywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["KINDS", "SALT", "Secret", "clean_user", "redact"]
+__all__ = ["KINDS", "SALT", "Secret", "clean_user", "redact", "revealing", "shown_raw"]
 
 SALT = b"probe-pcap-redact-v1\x00"  # fixed on purpose: fingerprints are comparable across runs
 
@@ -28,11 +36,38 @@ KINDS = frozenset({
     "imap-login", "http-bearer", "http-form-password", "aws-access-key", "jwt", "private-key",
     "azure-storage-key", "azure-sas", "card-number", "telnet-login", "redis-auth",
     "postgresql-password", "postgresql-md5", "ldap-simple-bind", "snmp-community",
-    "http-digest", "http-ntlmv1", "http-ntlmv2", "mysql-clear-password",
+    "http-digest", "http-ntlmv1", "http-ntlmv2", "mysql-clear-password", "xmpp-sasl-plain",
 })  # fmt: skip
 
 Direction = Literal["client", "server"]
 MAX_USER = 64
+MAX_RAW = 8192  # characters of a raw value shown under --show-secrets (private keys are long)
+MAX_REVEALED = 1024  # raw values recorded inside one revealing() block
+
+# Set only inside revealing(): fingerprint -> raw value as shown.
+_REVEALED: ContextVar[dict[str, str] | None] = ContextVar("probe_pcap_revealed", default=None)
+
+
+@contextmanager
+def revealing() -> Iterator[dict[str, str]]:
+    """Record the raw value of every secret redacted inside the block, by fingerprint, for
+    ``--show-secrets``. Never entered unless the user asked."""
+    revealed: dict[str, str] = {}
+    token = _REVEALED.set(revealed)
+    try:
+        yield revealed
+    finally:
+        _REVEALED.reset(token)
+
+
+def shown_raw(value: str | bytes) -> str:
+    """A raw value as printed under --show-secrets: non-printable characters (terminal escapes,
+    bidi overrides, NUL separators) as Python escapes, so the output stays one safe line."""
+    text = _text(value)
+    out = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+    return out if len(out) <= MAX_RAW else out[:MAX_RAW] + "..."
 
 
 def _text(value: str | bytes) -> str:
@@ -49,6 +84,14 @@ def redact(value: str | bytes, *, kind: str) -> str:
 
     Values shorter than 8 characters show only their length and hash; card numbers show the
     first 6 and last 4 digits (``card-number:411111..1111:len=16:...``)."""
+    fingerprint = _fingerprint(value, kind)
+    revealed = _REVEALED.get()
+    if revealed is not None and len(revealed) < MAX_REVEALED:
+        revealed[fingerprint] = shown_raw(value)
+    return fingerprint
+
+
+def _fingerprint(value: str | bytes, kind: str) -> str:
     raw = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
     digest = hashlib.sha256(SALT + raw).hexdigest()[:8]
     text = _text(value)

@@ -4,7 +4,8 @@ docs/pcap-output.schema.json).
 Same rules as the scan report (probe.report.json_doc): field names and types only change with
 SCHEMA_VERSION, keys are only added within a major version, key order is stable. Every value
 that came off the wire was cleaned by the analysis, and secrets appear only as the redacted
-fingerprints of probe.pcap.redact.
+fingerprints of probe.pcap.redact, unless the user asked for ``--show-secrets``: then the
+top-level ``secrets_shown`` is true and findings' evidence carries the raw values.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def _items(profile_name: str, analysis: Analysis, verdict: CaptureVerdict) -> li
     return [
         ("schema_version", SCHEMA_VERSION),
         ("profile", profile_name),
+        ("secrets_shown", analysis.secrets_shown),
         ("summary", summary_to_dict(analysis, verdict)),
         ("flows", (flow_to_dict(f) for f in analysis.flows)),
         ("findings", [finding_to_dict(f) for f in verdict.findings]),
@@ -52,6 +54,7 @@ def json_lines(profile_name: str, analysis: Analysis, verdict: CaptureVerdict) -
             "type": "summary",
             "schema_version": SCHEMA_VERSION,
             "profile": profile_name,
+            "secrets_shown": analysis.secrets_shown,
             "summary": summary_to_dict(analysis, verdict),
             "captures": [capture_to_dict(c) for c in analysis.captures],
         }
@@ -181,9 +184,32 @@ def flow_to_dict(flow: FlowFacts) -> JsonObject:
         "closed": flow.closed,
         "gaps": flow.gaps,
         "tls": _tls(flow),
-        "starttls": flow.starttls,
+        "starttls": _starttls(flow),
         "http_hosts": list(flow.http_hosts),
         "detail": dict(flow.detail),
+        "certificate": _certificate(flow),
+    }
+
+
+def _certificate(flow: FlowFacts) -> JsonObject | None:
+    cert = flow.certificate
+    if cert is None:
+        return None
+    return {
+        "key_type": cert.key_type,
+        "key_bits": cert.key_bits,
+        "curve": cert.curve,
+        "signature_algorithm": cert.signature_algorithm,
+        "signature_hash": cert.signature_hash,
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "san": list(cert.san),
+        "san_count": cert.san_count,
+        "self_signed": cert.self_signed,
+        "not_after": cert.not_after,
+        "expired": cert.expired,
+        "sha256": cert.sha256,
+        "chain_length": cert.chain_length,
     }
 
 
@@ -197,6 +223,22 @@ def _tls(flow: FlowFacts) -> JsonObject | None:
         "ja3": flow.ja3,
         "ja3s": flow.ja3s,
         "ja4": flow.ja4,
+    }
+
+
+def _starttls(flow: FlowFacts) -> JsonObject | None:
+    up = flow.starttls
+    if up is None:
+        return None
+    return {
+        "protocol": up.protocol,
+        "offered": up.offered,
+        "requested": up.requested,
+        "command": up.command,
+        "accepted": up.accepted,
+        "used": up.used,
+        "masked": up.masked,
+        "login_in_clear": up.login_in_clear,
     }
 
 

@@ -34,6 +34,10 @@ def _verdict(passed: bool) -> Text:
 def render(console: Console, analysis: Analysis, verdict: CaptureVerdict, profile: str) -> None:
     s = analysis.summary
     console.print(Text(f"probe pcap: profile {profile}", style="bold"))
+    if analysis.secrets_shown:  # --show-secrets: say so before anything else is read
+        console.print(
+            Text("secrets shown: --show-secrets prints raw credential values", style="bold red")
+        )
     console.print(_headline(analysis))
     for capture in analysis.captures:
         for damage in capture.damage:
@@ -144,8 +148,10 @@ def _notes(flow: FlowFacts) -> Text:
         parts.append(flow.tls_cipher_suite)
     if flow.sni:
         parts.append(f"SNI {flow.sni}")
-    if flow.starttls:
-        parts.append(f"after {flow.starttls}")
+    if flow.certificate is not None:
+        parts.append(f"cert {flow.certificate.key_type} {flow.certificate.key_bits}")
+    if flow.starttls is not None and flow.starttls.used:
+        parts.append(f"after {flow.starttls.command}")
     if flow.http_hosts:
         parts.append(f"Host {flow.http_hosts[0]}")
     if not flow.handshake_seen:

@@ -21,7 +21,15 @@ from tests.pcap.pcap_writer import conversation, udp, write_pcap
 CAPTURES = ROOT / "captures" / "pcap"
 EXPECTED: dict[str, Any] = json.loads((CAPTURES / "expected.json").read_text())
 SCHEMA: dict[str, Any] = json.loads((ROOT / "docs" / "pcap-output.schema.json").read_text())
-TOP_KEYS = ["schema_version", "profile", "summary", "flows", "findings", "captures"]
+TOP_KEYS = [
+    "schema_version",
+    "profile",
+    "secrets_shown",
+    "summary",
+    "flows",
+    "findings",
+    "captures",
+]
 FLOW_KEYS = [
     "src",
     "sport",
@@ -44,6 +52,7 @@ FLOW_KEYS = [
     "starttls",
     "http_hosts",
     "detail",
+    "certificate",
 ]
 FINDING_KEYS = [
     "id",

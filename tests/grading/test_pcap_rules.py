@@ -329,7 +329,10 @@ def test_builtin_profile_has_the_capture_requirements() -> None:
         "PCAP-TLS-MIN-VERSION",
         "PCAP-TLS-WEAK-SUITE",
         "PCAP-TLS-NO-FORWARD-SECRECY",
+        "PCAP-TLS-WEAK-CERTIFICATE",
         "PCAP-HTTP-EXPECTED-HTTPS",
+        "PCAP-STARTTLS-NOT-USED",
+        "PCAP-STARTTLS-STRIPPED",
     }
     assert pcap["PCAP-CLEARTEXT-CREDENTIALS"].params["kinds"] == pcap_rules.CREDENTIAL_KINDS
     assert all(r.rationale and r.reference for r in pcap.values())

@@ -79,6 +79,11 @@ def test_all_captures_at_once_add_up() -> None:
         "unknown",
         "snmp",
         "mysql",
+        "imap",
+        "ldap",
+        "postgresql",
+        "xmpp",
+        "pop3",
     }
 
 

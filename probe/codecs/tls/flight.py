@@ -472,6 +472,16 @@ class ServerFlightReader:
     def done(self) -> bool:
         return self._done
 
+    @property
+    def pending_handshake(self) -> bytes:
+        """Handshake bytes not yet a whole message, with the start of a handshake record not yet
+        whole: what a caller whose input was cut short (a capture's capped prefix) can still
+        read. At most one record plus one partial message, both capped by ``feed``."""
+        partial = b""
+        if len(self._buffer) > _RECORD_HEADER and self._buffer[0] == ContentType.HANDSHAKE:
+            partial = bytes(self._buffer[_RECORD_HEADER:])
+        return bytes(self._handshake) + partial
+
     def feed(self, data: bytes) -> None:
         """Consume bytes from the server. Raises DecodeError (or NotTlsError) on bad input."""
         if self._done or not data:
