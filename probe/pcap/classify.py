@@ -24,7 +24,7 @@ from probe.pcap.starttls import StartTls, find_starttls, is_xmpp
 
 __all__ = ["ENCRYPTED", "Classification", "classify"]
 
-ENCRYPTED = frozenset({"tls", "ssh", "smb3-encrypted", "ike", "esp", "quic", "wireguard"})
+ENCRYPTED = frozenset({"tls", "dtls", "ssh", "smb3-encrypted", "ike", "esp", "quic", "wireguard"})
 CLEARTEXT = frozenset({
     "http", "smb2", "smb1", "ftp", "smtp", "pop3", "imap", "dns", "telnet", "redis", "postgresql",
     "ldap", "snmp", "mysql", "xmpp",
@@ -334,6 +334,9 @@ def _udp(flow: Flow, ports: set[int]) -> Classification:
         return _result("ike")
     if _wireguard(first):
         return _result("wireguard")
+    dtls = _dtls(first)
+    if dtls is not None and all(_dtls(d) for d in datagrams[1:3]):
+        return _result("dtls", record_version=dtls)
     if is_snmp(datagrams):
         return _result("snmp")
     if all(_dns(d) for d in datagrams[:2]) and _dns(first, strict=True):
@@ -406,6 +409,34 @@ def _isakmp(data: bytes) -> bool:
         return False
     length = int.from_bytes(data[24:28], "big")
     return length == len(data)
+
+
+# DTLSPlaintext.version (RFC 6347 4.1, RFC 9147 4): 1.0 and 1.2 (DTLS 1.3 keeps 1.2 there).
+_DTLS_VERSIONS = {0xFEFF: "DTLSv1.0", 0xFEFD: "DTLSv1.2", 0x0100: "DTLSv1.0 (OpenSSL pre-RFC)"}
+_DTLS_RECORD_TYPES = frozenset({20, 21, 22, 23, 25})  # change_cipher_spec .. ack (RFC 9147)
+_DTLS_MAX_RECORD = 2**14 + 2048  # RFC 6347 4.1.1: compressed/encrypted length bound
+
+
+def _dtls(data: bytes) -> str | None:
+    """Every record of the datagram is a well-formed DTLS record: type, version, epoch (2),
+    sequence number (6), length (2) that fits (RFC 6347 4.1); DTLS 1.3's unified header
+    (RFC 9147 4: first bits 001, connection ID and lengths vary) ends the walk as accepted
+    when it follows a plaintext record. The version label of the first record, or None."""
+    position, name = 0, None
+    while position < len(data):
+        if name is not None and data[position] >> 5 == 0b001:
+            return name  # a DTLS 1.3 ciphertext record after a plaintext one
+        if position + 13 > len(data) or data[position] not in _DTLS_RECORD_TYPES:
+            return None
+        version = int.from_bytes(data[position + 1 : position + 3], "big")
+        length = int.from_bytes(data[position + 11 : position + 13], "big")
+        if version not in _DTLS_VERSIONS or length > _DTLS_MAX_RECORD:
+            return None
+        if position + 13 + length > len(data):
+            return None
+        name = name or _DTLS_VERSIONS[version]
+        position += 13 + length
+    return name
 
 
 def _wireguard(data: bytes) -> bool:
