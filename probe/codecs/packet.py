@@ -193,6 +193,34 @@ def decode_fields(link_type: int, data: bytes) -> Fields | None:
     return None
 
 
+ETHERTYPE_MACSEC = 0x88E5  # IEEE 802.1AE-2018 clause 9.4: the MACsec EtherType
+
+
+def is_macsec(link_type: int, data: bytes) -> bool:
+    """The frame is MACsec (IEEE 802.1AE), after any VLAN tags: its payload is the SecTAG and
+    the (usually encrypted) secure data, so nothing above layer 2 can be read. Called only
+    for frames decode_fields found not to be IP, so it costs the IP path nothing."""
+    # (offset of the EtherType, offset of the payload after it) per link type
+    layout = {
+        LINKTYPE_ETHERNET: (12, 14),
+        LINKTYPE_LINUX_SLL2: (0, 20),
+        LINKTYPE_LINUX_SLL: (14, 16),
+    }
+    if link_type not in layout:
+        return False
+    at, payload = layout[link_type]
+    for _ in range(MAX_VLAN_TAGS + 1):
+        if at + 2 > len(data):
+            return False
+        (ethertype,) = _U16.unpack_from(data, at)
+        if ethertype == ETHERTYPE_MACSEC:
+            return True
+        if ethertype not in _VLAN_TPIDS:
+            return False
+        at, payload = payload + 2, payload + 4  # 802.1Q tag: TCI (2), then the EtherType
+    return False
+
+
 def _ethertype(
     data: bytes, at: int, vlan: tuple[int, ...], payload_at: int | None = None
 ) -> Fields | None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from probe.codecs.errors import DecodeError
-from probe.codecs.packet import IPPROTO_TCP, IPPROTO_UDP, decode_fields
+from probe.codecs.packet import IPPROTO_TCP, IPPROTO_UDP, decode_fields, is_macsec
 from probe.codecs.pcap import CaptureReader, Damage
 from probe.pcap.certificate import LeafCertificate, leaf_certificate
 from probe.pcap.classify import Classification, classify
@@ -397,6 +397,7 @@ class Analyzer:
         self._secrets_dropped = 0
         self._packets = 0
         self._not_ip = self._not_tcp_udp = self._malformed = 0
+        self._macsec_frames = self._macsec_bytes = 0
         self._finished = False
         self._interrupted = False
 
@@ -478,7 +479,11 @@ class Analyzer:
                 self._malformed += 1
                 continue
             if fields is None:
-                self._not_ip += 1
+                if is_macsec(link_type, data):
+                    self._macsec_frames += 1
+                    self._macsec_bytes += len(data)
+                else:
+                    self._not_ip += 1
                 continue
             if fields[11]:  # an IP fragment: the datagram counts once it is whole
                 try:
@@ -582,6 +587,12 @@ class Analyzer:
             row[2] += f.bytes
             encrypted_of.setdefault(f.protocol, f.encrypted)
             by_kind[f.encrypted] += f.bytes
+        if self._macsec_frames:
+            # Encrypted at layer 2 (IEEE 802.1AE): counted as bytes, without flows, since
+            # nothing inside can be seen; the bytes are whole frames.
+            totals["macsec"] = [0, self._macsec_frames, self._macsec_bytes]
+            encrypted_of["macsec"] = True
+            by_kind[True] += self._macsec_bytes
         by_protocol = tuple(
             ProtocolTotals(name, encrypted_of[name], *row)
             for name, row in sorted(totals.items(), key=lambda item: (-item[1][2], item[0]))
