@@ -209,6 +209,71 @@ def http_leaks() -> None:
         curl("--data", form, f"{base}/upload")
 
 
+AUTH_PORT = 18099  # HTTP Digest and NTLM challenges
+
+
+def ntlm_challenge() -> bytes:
+    """[MS-NLMP] 2.2.1.2 CHALLENGE_MESSAGE: target name PROBE and target info (2.2.2.1 AV
+    pairs: NetBIOS domain and computer name, MsvAvEOL), so curl answers with NTLMv2. No
+    Version field (NTLMSSP_NEGOTIATE_VERSION is not set): payload from offset 48."""
+    name = "PROBE".encode("utf-16-le")
+    computer = "SERVER".encode("utf-16-le")
+    info = (struct.pack("<HH", 2, len(name)) + name + struct.pack("<HH", 1, len(computer))
+            + computer + struct.pack("<HH", 0, 0))  # fmt: skip
+    # UNICODE, REQUEST_TARGET, NTLM, ALWAYS_SIGN, TARGET_TYPE_DOMAIN, EXTENDED_SESSIONSECURITY,
+    # TARGET_INFO, 128, 56
+    flags = 0x1 | 0x4 | 0x200 | 0x8000 | 0x10000 | 0x80000 | 0x800000 | 0x20000000 | 0x80000000
+    return (b"NTLMSSP\x00" + struct.pack("<I", 2) + struct.pack("<HHI", len(name), len(name), 48)
+            + struct.pack("<I", flags) + bytes.fromhex("0123456789abcdef") + bytes(8)
+            + struct.pack("<HHI", len(info), len(info), 48 + len(name)) + name + info)  # fmt: skip
+
+
+class _AuthHandler(http.server.BaseHTTPRequestHandler):
+    """Asks for Digest (RFC 7616) on /digest and NTLM on /ntlm, over kept-alive HTTP/1.1, and
+    accepts whatever comes back: the capture needs the clients' real answers, not a login."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def answer(self, code: int, challenge: str | None = None) -> None:
+        body = b"ok\n" if code == 200 else b""
+        self.send_response(code)
+        if challenge is not None:
+            self.send_header("WWW-Authenticate", challenge)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        auth = self.headers.get("Authorization", "")
+        if self.path.startswith("/digest"):
+            if auth.startswith("Digest "):
+                return self.answer(200)
+            nonce = "5f1e2d3c4b5a69788796a5b4c3d2e1f0"
+            return self.answer(401, f'Digest realm="probe-test", nonce="{nonce}", qop="auth"')
+        if auth.startswith("NTLM "):
+            message = base64.b64decode(auth[5:])
+            if message[8:12] == struct.pack("<I", 1):  # NEGOTIATE_MESSAGE: challenge it
+                return self.answer(401, "NTLM " + base64.b64encode(ntlm_challenge()).decode())
+            return self.answer(200)
+        return self.answer(401, "NTLM")
+
+
+def http_auth() -> None:
+    """curl against _AuthHandler: an HTTP Digest login and an NTLMv2 one (real client bytes)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", AUTH_PORT), _AuthHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        curl("--digest", "-u", "carol:fake-digest-pass", f"http://127.0.0.1:{AUTH_PORT}/digest/a")
+        curl("--ntlm", "-u", "PROBE\\bob:fake-ntlm-pass", f"http://127.0.0.1:{AUTH_PORT}/ntlm/a")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class _LineHandler(socketserver.StreamRequestHandler):
     """A line-based server whose answers come from ``reply(line)`` (None: close)."""
 
@@ -813,6 +878,8 @@ def main() -> None:
         build_pcapng()
     if want("http_leaks.pcap"):
         record("http_leaks.pcap", "lo", f"tcp port {LEAK_PORT}", http_leaks)
+    if want("http_auth.pcap"):
+        record("http_auth.pcap", "lo", f"tcp port {AUTH_PORT}", http_auth)
     if want("ftp_login.pcap"):
         record("ftp_login.pcap", "lo", f"tcp port {FTP_PORT}", ftp_logins)
     if want("smtp_auth.pcap"):

@@ -195,7 +195,8 @@ def ntlm_credentials(data: bytes) -> list[Secret]:
                 "client",
                 match.start(2),
                 clean_user(user),
-                redact(auth.nt_response, kind=kind),
+                # Hex: the response is binary, and --show-secrets must show it faithfully.
+                redact(auth.nt_response.hex(), kind=kind),
                 detail,
             )
         )

@@ -43,8 +43,9 @@ FTP_GUESTS = {"anonymous", "ftp"}
 # probe's protocol name -> tshark's dissector name for "decode as".
 DECODE_AS = {"ftp": "ftp", "http": "http", "smtp": "smtp", "pop3": "pop", "imap": "imap"}
 # Secret kinds whose user tshark 4.0's credentials tap also reports.
-TSHARK_KINDS = {"http-basic", "ftp-password", "pop3-password", "imap-login", "http-ntlmv2",
-                "http-ntlmv1"}  # fmt: skip
+# The kinds tshark 4.0's credentials tap lists. It has no NTLMSSP or Digest entries: NTLM
+# users are compared with its NTLMSSP dissector's fields instead (test_ntlm_users_match_tshark).
+TSHARK_KINDS = {"http-basic", "ftp-password", "pop3-password", "imap-login"}
 _CONV = re.compile(r"^(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s", re.M)
 _CREDENTIAL = re.compile(r"^\s*(\d+)\s{2,}(.+?)\s{2,}(\S+)", re.M)
 
@@ -140,12 +141,35 @@ def test_credential_users_match_tshark(name: str) -> None:
     assert shared == theirs  # and exactly that on the protocols both cover
 
 
+@pytest.mark.parametrize("name", CAPTURES)
+def test_ntlm_users_match_tshark(name: str) -> None:
+    """NTLM AUTHENTICATE_MESSAGE users ([MS-NLMP] 2.2.1.3) as DOMAIN\\user, against tshark's
+    ntlmssp.auth.domain / ntlmssp.auth.username (HTTP on any port, decoded as probe found)."""
+    analysis = probe_of(name)
+    ports = sorted({f.dport for f in analysis.flows if f.protocol == "http"})
+    decode = [a for port in ports for a in ("-d", f"tcp.port=={port},http")]
+    fields = ["-T", "fields", "-e", "ntlmssp.auth.domain", "-e", "ntlmssp.auth.username"]
+    capture = ROOT / "captures" / "pcap" / name
+    out = tshark(capture, *decode, "-Y", "ntlmssp.auth.username", *fields)
+    theirs = {
+        f"{domain}\\{user}" if domain and domain != "NULL" else user
+        for domain, user in (line.split("\t") for line in out.splitlines() if line.strip())
+    }
+    mine = {f.secret.user for f in analysis.secrets if f.secret.kind.startswith("http-ntlm")}
+    assert mine == theirs
+
+
 def test_the_oracle_sees_something() -> None:
     """Guard against a vacuous pass (tshark printing nothing parsable)."""
     leaks = ROOT / "captures" / "pcap" / "http_leaks.pcap"
     assert tshark_users(leaks, probe_of("http_leaks.pcap")) == {"alice"}
     ftp = ROOT / "captures" / "pcap" / "ftp_login.pcap"
     assert tshark_users(ftp, probe_of("ftp_login.pcap")) == {"alice", "anonymous"}
+    auth = ROOT / "captures" / "pcap" / "http_auth.pcap"
+    assert {f.secret.user for f in probe_of("http_auth.pcap").secrets} == {"carol", "PROBE\\bob"}
+    out = tshark(auth, "-d", "tcp.port==18099,http", "-Y", "ntlmssp.auth.username",
+                 "-T", "fields", "-e", "ntlmssp.auth.username")  # fmt: skip
+    assert out.split() == ["bob"]
     tls = tshark_server_hellos(ROOT / "captures" / "pcap" / "tls_versions.pcap")
     assert sorted(tls.values()) == [
         ("TLSv1.0", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
