@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -928,39 +928,60 @@ class NginxFactory(Protocol):
     ) -> NginxServer: ...
 
 
-class LabServers:
-    """The s_server configurations, each started on first use and kept until ``close()``."""
+class LazyServers:
+    """Named server configurations, each started on first use (``_start``) and kept until
+    ``close()``; a mapping from name to the running ``LabServer``. Thread-safe."""
 
-    def __init__(self, certs: LabCerts, workdir: Path) -> None:
+    kind = "lab server"
+
+    def __init__(self, configs: Mapping[str, object], certs: LabCerts, workdir: Path) -> None:
+        self._configs = configs
         self.certs = certs
         self.workdir = workdir
         self._stack = contextlib.ExitStack()
         self._started: dict[str, LabServer] = {}
         self._lock = threading.Lock()
 
+    def _start(self, name: str) -> LabServer:
+        raise NotImplementedError
+
+    def _cleanup(self) -> None:
+        """After every server stopped: what a subclass must remove besides."""
+
     def __getitem__(self, name: str) -> LabServer:
-        if name not in S_SERVER_CONFIGS:
-            raise KeyError(f"no lab server {name!r}; known: {', '.join(S_SERVER_CONFIGS)}")
+        if name not in self._configs:
+            raise KeyError(f"no {self.kind} {name!r}; known: {', '.join(self._configs)}")
         with self._lock:
             if name not in self._started:
-                self._started[name] = self._stack.enter_context(
-                    s_server(name, self.certs, self.workdir)
-                )
+                self._started[name] = self._start(name)
             return self._started[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in S_SERVER_CONFIGS
+        return name in self._configs
 
     def __iter__(self) -> Iterator[str]:
-        return iter(S_SERVER_CONFIGS)
+        return iter(self._configs)
 
     def __len__(self) -> int:
-        return len(S_SERVER_CONFIGS)
+        return len(self._configs)
 
     def names(self) -> list[str]:
-        return list(S_SERVER_CONFIGS)
+        return list(self._configs)
 
     def close(self) -> None:
         with self._lock:
-            self._stack.close()
-            self._started.clear()
+            try:
+                self._stack.close()
+            finally:
+                self._started.clear()
+                self._cleanup()
+
+
+class LabServers(LazyServers):
+    """The s_server configurations, each started on first use and kept until ``close()``."""
+
+    def __init__(self, certs: LabCerts, workdir: Path) -> None:
+        super().__init__(S_SERVER_CONFIGS, certs, workdir)
+
+    def _start(self, name: str) -> LabServer:
+        return self._stack.enter_context(s_server(name, self.certs, self.workdir))

@@ -55,14 +55,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .certs import KeyCert, LabCerts
-from .servers import LOOPBACK, LabError, LabServer, ServerProcess, require_binary, run_server
+from .servers import (
+    LOOPBACK,
+    LabError,
+    LabServer,
+    LazyServers,
+    ServerProcess,
+    require_binary,
+    run_server,
+)
 
 HERE = Path(__file__).resolve().parent
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -378,15 +385,13 @@ STARTERS: dict[str, Starter] = {
 }
 
 
-class StartTlsServers:
+class StartTlsServers(LazyServers):
     """The STARTTLS configurations, each started on first use and kept until ``close()``."""
 
+    kind = "STARTTLS server"
+
     def __init__(self, certs: LabCerts, workdir: Path) -> None:
-        self.certs = certs
-        self.workdir = workdir
-        self._stack = contextlib.ExitStack()
-        self._started: dict[str, LabServer] = {}
-        self._lock = threading.Lock()
+        super().__init__(STARTTLS_CONFIGS, certs, workdir)
         self._runtime: Path | None = None
 
     def _runtime_dir(self) -> Path:
@@ -395,15 +400,8 @@ class StartTlsServers:
             self._runtime.chmod(0o755)  # daemons' own users must reach their directories
         return self._runtime
 
-    def __getitem__(self, name: str) -> LabServer:
-        if name not in STARTTLS_CONFIGS:
-            raise KeyError(f"no STARTTLS server {name!r}; known: {', '.join(STARTTLS_CONFIGS)}")
-        with self._lock:
-            if name not in self._started:
-                self._started[name] = self._start(STARTTLS_CONFIGS[name])
-            return self._started[name]
-
-    def _start(self, config: StartTlsConfig) -> LabServer:
+    def _start(self, name: str) -> LabServer:
+        config = STARTTLS_CONFIGS[name]
         self.workdir.mkdir(parents=True, exist_ok=True)
         root = self._runtime_dir() / config.name
         root.mkdir(parents=True, exist_ok=True)
@@ -417,24 +415,7 @@ class StartTlsServers:
         }
         return LabServer(LOOPBACK, port, config.name, config.description, expected, proc.log)
 
-    def __contains__(self, name: object) -> bool:
-        return name in STARTTLS_CONFIGS
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(STARTTLS_CONFIGS)
-
-    def __len__(self) -> int:
-        return len(STARTTLS_CONFIGS)
-
-    def names(self) -> list[str]:
-        return list(STARTTLS_CONFIGS)
-
-    def close(self) -> None:
-        with self._lock:
-            try:
-                self._stack.close()
-            finally:
-                self._started.clear()
-                if self._runtime is not None:
-                    shutil.rmtree(self._runtime, ignore_errors=True)
-                    self._runtime = None
+    def _cleanup(self) -> None:
+        if self._runtime is not None:
+            shutil.rmtree(self._runtime, ignore_errors=True)
+            self._runtime = None

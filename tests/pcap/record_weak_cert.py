@@ -14,21 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.lab.servers import free_port, require_binary
+from tests.lab.servers import LOOPBACK, free_port, require_binary, wait_until_accepting
 
 SERVER_NAME = "weak.probe.test"
-
-
-def _wait_listening(port: int, deadline: float) -> None:
-    import socket
-
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"openssl s_server did not listen on {port}")
 
 
 def record(out: Path) -> int:
@@ -50,7 +38,8 @@ def record(out: Path) -> int:
         )  # fmt: skip
         dump: subprocess.Popen[bytes] | None = None
         try:
-            _wait_listening(port, time.monotonic() + 10)  # before tcpdump: not recorded
+            # before tcpdump: these probe connections are not recorded
+            wait_until_accepting(LOOPBACK, port, timeout=10, alive=lambda: server.poll() is None)
             dump = subprocess.Popen(
                 [tcpdump, "-i", "lo", "-U", "-s", "262144", "-w", str(out), f"tcp port {port}"],
                 stdout=subprocess.DEVNULL,
